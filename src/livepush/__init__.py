@@ -1,0 +1,48 @@
+"""django-livepush: real-time push over WebSockets for Django.
+
+The public API, importable from ``livepush``: the message-type registry and the push helpers.
+The consumer, middleware and heartbeat live in their modules (``livepush.consumers``,
+``livepush.auth``, ``livepush.heartbeat``) so that importing ``livepush`` stays cheap in settings.
+"""
+
+from __future__ import annotations
+
+from livepush.exceptions import (
+    LivePushConfigurationError,
+    LivePushError,
+    PayloadError,
+    PushError,
+    UnknownMessageType,
+)
+from livepush.push import (
+    abroadcast_ws_message,
+    asend_ws_message_to_all,
+    asend_ws_message_to_group,
+    asend_ws_message_to_user,
+    broadcast_ws_message,
+    send_ws_message_to_all,
+    send_ws_message_to_group,
+    send_ws_message_to_user,
+)
+from livepush.registry import WebSocketMessageType, get_registry, register
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "LivePushConfigurationError",
+    "LivePushError",
+    "PayloadError",
+    "PushError",
+    "UnknownMessageType",
+    "WebSocketMessageType",
+    "abroadcast_ws_message",
+    "asend_ws_message_to_all",
+    "asend_ws_message_to_group",
+    "asend_ws_message_to_user",
+    "broadcast_ws_message",
+    "get_registry",
+    "register",
+    "send_ws_message_to_all",
+    "send_ws_message_to_group",
+    "send_ws_message_to_user",
+]

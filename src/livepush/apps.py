@@ -1,0 +1,13 @@
+"""Django app configuration: registers the system checks."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class LivePushConfig(AppConfig):
+    name = "livepush"
+    verbose_name = "LivePush"
+
+    def ready(self) -> None:
+        from livepush import checks  # noqa: F401 - registers the checks

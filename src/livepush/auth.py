@@ -1,0 +1,221 @@
+"""JWT authentication for WebSocket connections.
+
+:class:`JWTAuthMiddleware` reads a token from the ``Sec-WebSocket-Protocol`` header
+(``livepush.token.<JWT>``) or from the ``?accessToken=`` query parameter, verifies it with PyJWT
+against the algorithm allowlist (``exp`` required), looks the user up without blocking the event
+loop, and puts the result in the scope:
+
+- ``scope["user"]``: the user, or an ``AnonymousUser``;
+- ``scope["jwt_claims"]``: the verified claims, or ``None``;
+- ``scope["livepush_auth_error"]``: ``None``, or an :class:`AuthError` value saying why not.
+
+It never closes a connection itself: the consumer accepts and then closes with ``4001`` (or
+``4000`` for a server error), since a close before accept reaches browsers as a bare 1006.
+The reason for a refusal is logged at debug level; the token is never logged.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+import jwt
+from channels.db import database_sync_to_async
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+
+from livepush.conf import livepush_settings
+from livepush.protocol import TOKEN_SUBPROTOCOL_PREFIX
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+    from livepush._types import ASGIApp, ASGIReceive, ASGISend, Scope
+
+__all__ = [
+    "AuthError",
+    "AuthResult",
+    "JWTAuthMiddleware",
+    "JWTAuthMiddlewareStack",
+    "authenticate_token",
+    "decode_token",
+    "get_token_from_scope",
+]
+
+logger = logging.getLogger("livepush.auth")
+
+#: The claim that marks a token's purpose; djangorestframework-simplejwt sets it too.
+TOKEN_TYPE_CLAIM = "token_type"
+ACCESS_TOKEN_TYPE = "access"
+
+
+class AuthError(str, enum.Enum):
+    """Why a connection is not authenticated (``scope["livepush_auth_error"]``)."""
+
+    MISSING_TOKEN = "missing_token"
+    MALFORMED_TOKEN = "malformed_token"
+    EXPIRED_TOKEN = "expired_token"
+    INVALID_SIGNATURE = "invalid_signature"
+    INVALID_CLAIMS = "invalid_claims"
+    WRONG_TOKEN_TYPE = "wrong_token_type"
+    UNKNOWN_USER = "unknown_user"
+    INACTIVE_USER = "inactive_user"
+    #: Not the client's fault: the database failed during the lookup. Closes with 4000.
+    SERVER_ERROR = "server_error"
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    """The outcome of authenticating one token."""
+
+    user: AbstractBaseUser | AnonymousUser
+    claims: dict[str, Any] | None = None
+    error: AuthError | None = None
+
+
+class _Refused(Exception):  # noqa: N818 - internal control flow, never escapes this module
+    def __init__(self, error: AuthError, reason: str) -> None:
+        super().__init__(reason)
+        self.error = error
+
+
+def get_token_from_scope(scope: Mapping[str, Any]) -> str | None:
+    """Return the token a connection carries, or ``None``.
+
+    The subprotocol form wins over the query parameter, so a token can stay out of URLs and
+    access logs. ``LIVEPUSH["JWT_QUERY_PARAM"] = None`` turns the query form off.
+    """
+    for protocol in scope.get("subprotocols") or ():
+        if isinstance(protocol, str) and protocol.startswith(TOKEN_SUBPROTOCOL_PREFIX):
+            return protocol[len(TOKEN_SUBPROTOCOL_PREFIX) :] or None
+    param = livepush_settings.JWT_QUERY_PARAM
+    if param:
+        raw = scope.get("query_string", b"")
+        query = raw.decode("latin1") if isinstance(raw, bytes) else str(raw)
+        values = parse_qs(query).get(param)
+        if values and values[0]:
+            return values[0]
+    return None
+
+
+def _algorithms() -> list[str]:
+    # The system check reports "none"; dropping it here as well means a bad setting can never
+    # turn signature checking off.
+    return [a for a in livepush_settings.JWT_ALGORITHMS if str(a).lower() != "none"]
+
+
+def decode_token(token: str) -> dict[str, Any]:
+    """Verify ``token`` and return its claims.
+
+    Applies the algorithm allowlist, requires ``exp`` and the user-id claim (and ``aud``/``iss``
+    when ``JWT_AUDIENCE``/``JWT_ISSUER`` are set), and refuses a ``token_type`` other than
+    ``access``.
+
+    Raises:
+        jwt.InvalidTokenError: (or a subclass) for any token that does not verify.
+    """
+    user_id_claim = livepush_settings.JWT_USER_ID_CLAIM
+    audience = livepush_settings.JWT_AUDIENCE
+    issuer = livepush_settings.JWT_ISSUER
+    required = ["exp", user_id_claim]
+    if audience is not None:
+        required.append("aud")
+    if issuer is not None:
+        required.append("iss")
+    claims: dict[str, Any] = jwt.decode(
+        token,
+        key=livepush_settings.verifying_key,
+        algorithms=_algorithms(),
+        audience=audience,
+        issuer=issuer,
+        leeway=livepush_settings.JWT_LEEWAY,
+        options={"require": required},
+    )
+    token_type = claims.get(TOKEN_TYPE_CLAIM)
+    if token_type is not None and token_type != ACCESS_TOKEN_TYPE:
+        raise _Refused(AuthError.WRONG_TOKEN_TYPE, f"token_type is {token_type!r}, not 'access'")
+    return claims
+
+
+def _classify(exc: jwt.InvalidTokenError) -> AuthError:
+    if isinstance(exc, jwt.ExpiredSignatureError):
+        return AuthError.EXPIRED_TOKEN
+    if isinstance(exc, (jwt.InvalidSignatureError, jwt.InvalidAlgorithmError)):
+        return AuthError.INVALID_SIGNATURE
+    if isinstance(exc, jwt.DecodeError):
+        return AuthError.MALFORMED_TOKEN
+    return AuthError.INVALID_CLAIMS
+
+
+@database_sync_to_async
+def _get_user(user_id: Any) -> AbstractBaseUser:
+    user_model = get_user_model()
+    pk_field = user_model._meta.pk
+    assert pk_field is not None  # noqa: S101 - every concrete model has a primary key
+    try:
+        pk = pk_field.to_python(user_id)
+    except (ValidationError, TypeError, ValueError) as exc:
+        raise _Refused(AuthError.INVALID_CLAIMS, "user id claim is not a valid primary key") from exc
+    try:
+        return user_model._default_manager.get(pk=pk)
+    except ObjectDoesNotExist as exc:
+        raise _Refused(AuthError.UNKNOWN_USER, "no user with that id") from exc
+
+
+async def authenticate_token(token: str | None) -> AuthResult:
+    """Verify ``token`` and fetch its user, returning an :class:`AuthResult` (never raising).
+
+    A database failure gives ``AuthError.SERVER_ERROR`` (logged with its traceback), anything
+    wrong with the token or the user the matching client-side error (logged at debug level).
+    """
+    try:
+        if not token:
+            raise _Refused(AuthError.MISSING_TOKEN, "no token in subprotocol or query string")
+        try:
+            claims = decode_token(token)
+        except jwt.InvalidTokenError as exc:
+            raise _Refused(_classify(exc), f"{type(exc).__name__}: {exc}") from exc
+        user = await _get_user(claims[livepush_settings.JWT_USER_ID_CLAIM])
+        if not getattr(user, "is_active", True):
+            raise _Refused(AuthError.INACTIVE_USER, "user is inactive")
+    except _Refused as refused:
+        logger.debug("WebSocket authentication refused (%s): %s", refused.error, refused)
+        return AuthResult(AnonymousUser(), None, refused.error)
+    except Exception:
+        logger.exception("WebSocket authentication failed with a server error")
+        return AuthResult(AnonymousUser(), None, AuthError.SERVER_ERROR)
+    return AuthResult(user, claims, None)
+
+
+class JWTAuthMiddleware:
+    """ASGI middleware that authenticates WebSocket connections by JWT.
+
+    It copies the scope and keeps no per-connection state; HTTP requests pass through untouched.
+    """
+
+    def __init__(self, inner: ASGIApp) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: Scope, receive: ASGIReceive, send: ASGISend) -> None:
+        if scope.get("type") != "websocket":
+            await self.inner(scope, receive, send)
+            return
+        result = await authenticate_token(get_token_from_scope(scope))
+        scope = dict(scope)
+        scope["user"] = result.user
+        scope["jwt_claims"] = result.claims
+        scope["livepush_auth_error"] = result.error
+        await self.inner(scope, receive, send)
+
+
+def JWTAuthMiddlewareStack(inner: ASGIApp) -> JWTAuthMiddleware:  # noqa: N802 - mirrors Channels' AuthMiddlewareStack
+    """Wrap ``inner`` in JWT authentication; the one-call form for ``asgi.py``."""
+    return JWTAuthMiddleware(inner)

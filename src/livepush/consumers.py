@@ -1,0 +1,257 @@
+"""The WebSocket consumer: authenticate, join groups, heartbeat, dispatch, deliver pushes.
+
+Subclass :class:`LivePushConsumer` to add groups (:meth:`~LivePushConsumer.get_groups`), react to
+connect and disconnect (:meth:`~LivePushConsumer.connect`, :meth:`~LivePushConsumer.disconnect`)
+and handle client messages with :func:`handles`; none of these need ``super()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from livepush.auth import AuthError
+from livepush.conf import livepush_settings
+from livepush.exceptions import PayloadError
+from livepush.heartbeat import HeartbeatMixin
+from livepush.protocol import (
+    PONG_FRAME,
+    PUSH_EVENT_TYPE,
+    SUBPROTOCOL,
+    CloseCode,
+    ErrorCode,
+    error_frame,
+)
+from livepush.registry import TypeRef, get_registry
+
+if TYPE_CHECKING:
+    from livepush._types import Message
+
+__all__ = ["LivePushConsumer", "handles"]
+
+logger = logging.getLogger("livepush.consumers")
+
+_F = TypeVar("_F", bound=Callable[..., Awaitable[Any]])
+
+
+def handles(*message_types: TypeRef) -> Callable[[_F], _F]:
+    """Mark an ``async def handler(self, data)`` method as the handler of client message types.
+
+    Only types some handler declares may be sent by clients; others get an ``ERROR`` frame with
+    code ``type_not_allowed``. The types must be registered (a system check verifies it).
+    """
+    if not message_types:
+        raise TypeError("handles() needs at least one message type")
+
+    def decorate(func: _F) -> _F:
+        names = tuple(getattr(t, "value", t) for t in message_types)
+        func._livepush_handles = names  # type: ignore[attr-defined]
+        return func
+
+    return decorate
+
+
+class LivePushConsumer(HeartbeatMixin, AsyncWebsocketConsumer):  # type: ignore[misc]
+    """Authenticated push consumer with heartbeat and registry-based dispatch.
+
+    Connect: refuses with ``4001`` unless ``scope["user"]`` is an authenticated user (put there
+    by :class:`~livepush.auth.JWTAuthMiddleware`), joins ``user_{id}``, ``broadcast`` and
+    :meth:`get_groups`, accepts, starts the heartbeat and calls :meth:`connect`. Any error during
+    connect closes with ``4000``. Refusals accept first, so browsers see the close code.
+    """
+
+    #: Client message type name -> handler method name, collected from :func:`handles`.
+    livepush_handlers: ClassVar[dict[str, str]] = {}
+
+    user: Any = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        handlers: dict[str, str] = {}
+        for klass in reversed(cls.__mro__):
+            for attr, value in vars(klass).items():
+                for name in getattr(value, "_livepush_handles", ()):
+                    handlers[name] = attr
+        cls.livepush_handlers = handlers
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.joined_groups: list[str] = []
+        self._accepted = False
+
+    @property  # type: ignore[override]
+    def channel_layer_alias(self) -> str:
+        return str(livepush_settings.CHANNEL_LAYER)
+
+    # Hooks for subclasses -------------------------------------------------------------------
+
+    async def get_groups(self) -> list[str]:
+        """Return extra groups to join on connect (after authentication)."""
+        return []
+
+    async def connect(self) -> None:
+        """Called after the connection is accepted and the groups are joined."""
+
+    async def disconnect(self, code: int) -> None:
+        """Called after an accepted connection closed and its groups were left."""
+
+    # Protocol handlers ----------------------------------------------------------------------
+
+    async def dispatch(self, message: Message) -> None:
+        # Pushes are forwarded as the pre-encoded frame they arrive as, without Channels'
+        # per-message close_old_connections (one shared thread that would serialise every
+        # delivery in the process): delivering a push touches no database.
+        if message["type"] == PUSH_EVENT_TYPE:
+            await self.livepush_push(message)
+            return
+        await super().dispatch(message)
+
+    async def livepush_push(self, event: Message) -> None:
+        """Deliver a push event; override to filter per connection (keep it database-free)."""
+        await self.base_send({"type": "websocket.send", "text": event["text"]})
+
+    async def websocket_connect(self, message: Message) -> None:
+        try:
+            if "user" not in self.scope:
+                logger.error(
+                    "%s got a connection without scope['user']: wrap the WebSocket application "
+                    "in livepush.auth.JWTAuthMiddlewareStack (see the README's asgi.py).",
+                    type(self).__qualname__,
+                )
+                await self._refuse(CloseCode.SERVER_ERROR)
+                return
+            if self.scope.get("livepush_auth_error") == AuthError.SERVER_ERROR:
+                await self._refuse(CloseCode.SERVER_ERROR)
+                return
+            user = self.scope["user"]
+            if user is None or not user.is_authenticated:
+                await self._refuse(CloseCode.UNAUTHENTICATED)
+                return
+            if self.channel_layer is None:
+                logger.error("No channel layer %r: set CHANNEL_LAYERS.", self.channel_layer_alias)
+                await self._refuse(CloseCode.SERVER_ERROR)
+                return
+            self.user = user
+            groups = [
+                livepush_settings.user_group(user.pk),
+                livepush_settings.broadcast_group,
+                *await self.get_groups(),
+            ]
+            self.joined_groups = list(dict.fromkeys(groups))
+            await asyncio.gather(
+                *(self.channel_layer.group_add(g, self.channel_name) for g in self.joined_groups)
+            )
+            await self.accept(self._subprotocol())
+            self._accepted = True
+            await self.connect()
+        except Exception:
+            logger.exception("Error while connecting a WebSocket; closing with 4000")
+            await self._refuse(CloseCode.SERVER_ERROR)
+
+    async def websocket_receive(self, message: Message) -> None:
+        text = message.get("text")
+        if text is None:
+            if self._too_big(message.get("bytes") or b""):
+                await self.close(code=int(CloseCode.MESSAGE_TOO_BIG_APP))
+                return
+            await self.send_error(
+                ErrorCode.BINARY_NOT_SUPPORTED, "Binary frames are not supported; send JSON text."
+            )
+            return
+        if self._too_big(text):
+            await self.close(code=int(CloseCode.MESSAGE_TOO_BIG_APP))
+            return
+        try:
+            content = json.loads(text)
+        except ValueError as exc:
+            await self.send_error(ErrorCode.MALFORMED_JSON, f"Frame is not valid JSON: {exc}")
+            return
+        if not isinstance(content, dict) or not isinstance(content.get("type"), str):
+            await self.send_error(
+                ErrorCode.INVALID_FRAME,
+                'A frame must be a JSON object with a string "type", like {"type": "PING"}.',
+            )
+            return
+        await self.receive_frame(content)
+
+    async def receive_frame(self, content: dict[str, Any]) -> None:
+        """Dispatch a decoded client frame through the registry to its handler."""
+        type_name: str = content["type"]
+        if type_name == "PONG":
+            self.heartbeat_pong()
+            return
+        if type_name == "PING":
+            await self.send(text_data=PONG_FRAME)
+            return
+        registry = get_registry()
+        registered = registry.get(type_name)
+        if registered is None:
+            await self.send_error(ErrorCode.UNKNOWN_TYPE, registry._unknown_message(type_name))
+            return
+        handler_name = self.livepush_handlers.get(registered.name)
+        if handler_name is None:
+            await self.send_error(
+                ErrorCode.TYPE_NOT_ALLOWED, f"Clients may not send {type_name!r} to this server."
+            )
+            return
+        data = content.get("data")
+        try:
+            registry.validate_payload(registered, data)
+        except PayloadError as exc:
+            await self.send_error(ErrorCode.INVALID_PAYLOAD, str(exc))
+            return
+        try:
+            await getattr(self, handler_name)(data)
+        except Exception:
+            logger.exception("Handler %s for %r failed", handler_name, type_name)
+            await self.send_error(
+                ErrorCode.HANDLER_ERROR, f"The server failed to handle {type_name!r}."
+            )
+
+    async def websocket_disconnect(self, message: Message) -> None:
+        self.stop_heartbeat()
+        if self.channel_layer is not None and self.joined_groups:
+            results = await asyncio.gather(
+                *(self.channel_layer.group_discard(g, self.channel_name) for g in self.joined_groups),
+                return_exceptions=True,
+            )
+            for result in results:
+                if isinstance(result, BaseException):
+                    # Group membership expires in the channel layer anyway (group_expiry).
+                    logger.warning("Could not leave a group on disconnect: %r", result)
+        if self.user is not None:
+            try:
+                await self.disconnect(message.get("code", CloseCode.NORMAL))
+            except Exception:
+                logger.exception("%s.disconnect() failed", type(self).__qualname__)
+        raise StopConsumer()
+
+    # Helpers --------------------------------------------------------------------------------
+
+    async def send_error(self, code: ErrorCode, detail: str) -> None:
+        """Send an ``ERROR`` frame; the connection stays open."""
+        await self.send(text_data=error_frame(code, detail))
+
+    def _too_big(self, data: str | bytes) -> bool:
+        limit = livepush_settings.max_message_size
+        if len(data) > limit:
+            return True
+        # A str of n characters is n to 4n bytes of UTF-8; only encode when it matters.
+        return isinstance(data, str) and len(data) * 4 > limit and len(data.encode()) > limit
+
+    def _subprotocol(self) -> str | None:
+        return SUBPROTOCOL if SUBPROTOCOL in (self.scope.get("subprotocols") or ()) else None
+
+    async def _refuse(self, code: CloseCode) -> None:
+        # Accept before closing: a close before accept is an HTTP 403, which browsers report as
+        # 1006 with no code. The heartbeat is not started for a connection being refused.
+        if not self._accepted:
+            self._accepted = True
+            await AsyncWebsocketConsumer.accept(self, self._subprotocol())
+        await self.close(code=int(code))

@@ -1,0 +1,109 @@
+"""A Redis channel layer configuration that survives idle connections and connect bursts.
+
+With redis-py 8, channels-redis 4.3's receive loop dies after 5 idle seconds: redis-py's new
+default ``socket_timeout`` of 5 s equals channels-redis's ``BZPOPMIN`` timeout of 5 s, so an idle
+``receive()`` raises ``redis.exceptions.TimeoutError`` (django/channels_redis#422), with the
+tuple host form of the Channels docs and with ``redis://`` URLs alike. And redis-py's
+``ConnectionPool`` raises ``MaxConnectionsError`` instead of waiting when a burst of connects
+needs more than ``max_connections`` at once.
+
+:class:`RedisChannelLayer` fixes both: every host gets a socket timeout longer than the blocking
+pop (unless one is given) and a pool that waits for a free connection. :func:`redis_channel_layer`
+builds the ``CHANNEL_LAYERS`` entry for it from the same ``hosts`` the docs show::
+
+    CHANNEL_LAYERS = {"default": redis_channel_layer([(REDIS_HOST, 6379)])}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from channels_redis.core import RedisChannelLayer as _ChannelsRedisLayer
+from redis import asyncio as aioredis
+
+__all__ = [
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_POOL_TIMEOUT",
+    "DEFAULT_SOCKET_TIMEOUT",
+    "RedisChannelLayer",
+    "normalize_hosts",
+    "redis_channel_layer",
+]
+
+#: Socket read timeout: longer than channels-redis's 5 s ``BZPOPMIN``, short enough that a hung
+#: Redis is noticed.
+DEFAULT_SOCKET_TIMEOUT: Final = 15.0
+#: Connect timeout; without it an unreachable Redis would hang a connect forever.
+DEFAULT_SOCKET_CONNECT_TIMEOUT: Final = 5.0
+#: Connections per Redis host and process.
+DEFAULT_MAX_CONNECTIONS: Final = 100
+#: Seconds a command waits for a free pooled connection before failing.
+DEFAULT_POOL_TIMEOUT: Final = 20.0
+
+HostSpec = Any  # a (host, port) pair, a redis:// URL or a dict of connection kwargs
+
+
+def normalize_hosts(hosts: Sequence[HostSpec] | None) -> list[dict[str, Any]]:
+    """Return ``hosts`` as channels-redis host dicts with safe timeouts filled in.
+
+    Accepts every form channels-redis does: ``(host, port)`` pairs, ``redis://`` or
+    ``rediss://`` URLs, and dicts (``address`` or connection kwargs, or Sentinel settings).
+    Values the caller gave are kept.
+    """
+    if isinstance(hosts, (str, bytes)):
+        raise TypeError(
+            f"hosts must be a list of Redis hosts, even for one: [{hosts!r}], not {hosts!r}"
+        )
+    result: list[dict[str, Any]] = []
+    for entry in hosts or ["redis://localhost:6379"]:
+        if isinstance(entry, dict):
+            host = dict(entry)
+        elif isinstance(entry, (tuple, list)):
+            host = {"host": entry[0], "port": entry[1]}
+        elif isinstance(entry, str):
+            host = {"address": entry}
+        else:
+            raise TypeError(f"Cannot use {entry!r} as a Redis host: give (host, port) or a URL.")
+        if "master_name" not in host:
+            host.setdefault("socket_timeout", DEFAULT_SOCKET_TIMEOUT)
+            host.setdefault("socket_connect_timeout", DEFAULT_SOCKET_CONNECT_TIMEOUT)
+            host.setdefault("socket_keepalive", True)
+            host.setdefault("max_connections", DEFAULT_MAX_CONNECTIONS)
+            host.setdefault("timeout", DEFAULT_POOL_TIMEOUT)
+        result.append(host)
+    return result
+
+
+class RedisChannelLayer(_ChannelsRedisLayer):  # type: ignore[misc]
+    """channels-redis's ``RedisChannelLayer`` with safe host settings and a blocking pool."""
+
+    def __init__(self, hosts: Sequence[HostSpec] | None = None, **kwargs: Any) -> None:
+        super().__init__(hosts=normalize_hosts(hosts), **kwargs)
+
+    def create_pool(self, index: int) -> Any:
+        host = dict(self.hosts[index])
+        if "master_name" in host:
+            return super().create_pool(index)
+        # BlockingConnectionPool waits up to ``timeout`` for a free connection where
+        # ConnectionPool raises MaxConnectionsError at once.
+        address = host.pop("address", None)
+        if address is not None:
+            return aioredis.BlockingConnectionPool.from_url(address, **host)
+        return aioredis.BlockingConnectionPool(**host)
+
+
+def redis_channel_layer(
+    hosts: Sequence[HostSpec] | None = None, **config: Any
+) -> dict[str, Any]:
+    """Return a ``CHANNEL_LAYERS`` entry for :class:`RedisChannelLayer`.
+
+    Args:
+        hosts: as channels-redis takes them; defaults to ``redis://localhost:6379``.
+        **config: other channels-redis options (``prefix``, ``capacity``, ``expiry``,
+            ``group_expiry``, ``symmetric_encryption_keys``, ...).
+    """
+    return {
+        "BACKEND": "livepush.layers.RedisChannelLayer",
+        "CONFIG": {"hosts": normalize_hosts(hosts), **config},
+    }

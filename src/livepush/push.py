@@ -1,0 +1,215 @@
+"""Push helpers: send a message to one user, to many users, or to everyone.
+
+The sync helpers work from views, signals, management commands and Celery tasks; inside
+``transaction.atomic()`` they wait for the commit by default, so a rolled-back change notifies no
+one. The async twins (``a``-prefixed) are for async views and consumers and send at once.
+
+Every helper encodes the frame once, at the call (so a bad payload fails there), and the
+consumers forward that text unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from livepush.conf import livepush_settings
+from livepush.exceptions import LivePushConfigurationError, PayloadError, PushError
+from livepush.protocol import PUSH_EVENT_TYPE
+from livepush.registry import PROTOCOL_TYPES, TypeRef, get_registry
+
+__all__ = [
+    "abroadcast_ws_message",
+    "asend_ws_message_to_all",
+    "asend_ws_message_to_group",
+    "asend_ws_message_to_user",
+    "broadcast_ws_message",
+    "encode_message",
+    "send_ws_message_to_all",
+    "send_ws_message_to_group",
+    "send_ws_message_to_user",
+]
+
+logger = logging.getLogger("livepush.push")
+
+
+def encode_message(event_type: TypeRef, data: Any) -> str:
+    """Return the JSON text frame ``{"type": ..., "data": ...}`` for a push.
+
+    Raises:
+        UnknownMessageType: ``event_type`` is not registered (the error names close matches).
+        PayloadError: ``data`` does not match the type's schema or is not JSON-serialisable.
+    """
+    registry = get_registry()
+    registered = registry.resolve(event_type)
+    if registered.name in PROTOCOL_TYPES:
+        raise PayloadError(
+            f"{registered.name!r} is a protocol frame the server sends itself; push an "
+            "application message type instead."
+        )
+    if livepush_settings.VALIDATE_PAYLOADS:
+        registry.validate_payload(registered, data)
+    encoder = livepush_settings.import_setting("JSON_ENCODER")
+    try:
+        return json.dumps(
+            {"type": registered.name, "data": data}, cls=encoder, separators=(",", ":")
+        )
+    except (TypeError, ValueError) as exc:
+        raise PayloadError(
+            f"Payload for message type {registered.name!r} is not JSON-serialisable: {exc}. "
+            "Send plain dicts, lists, strings and numbers (datetimes, UUIDs and Decimals are "
+            "encoded by LIVEPUSH['JSON_ENCODER'])."
+        ) from exc
+
+
+def _event(text: str) -> dict[str, str]:
+    return {"type": PUSH_EVENT_TYPE, "text": text}
+
+
+def _layer() -> Any:
+    alias = livepush_settings.CHANNEL_LAYER
+    layer = get_channel_layer(alias)
+    if layer is None:
+        raise LivePushConfigurationError(
+            f"No channel layer {alias!r}: add it to CHANNEL_LAYERS (for one process, "
+            "'channels.layers.InMemoryChannelLayer'; otherwise Redis, see the README)."
+        )
+    return layer
+
+
+def _user_ids(user_ids: Iterable[Any]) -> list[Any]:
+    if isinstance(user_ids, (str, bytes)):
+        raise TypeError(f"user_ids must be an iterable of user ids, not {user_ids!r}")
+    return list(dict.fromkeys(user_ids))
+
+
+async def _group_send(groups: list[str], text: str) -> None:
+    layer = _layer()
+    event = _event(text)
+    try:
+        if len(groups) == 1:
+            await layer.group_send(groups[0], event)
+        else:
+            await asyncio.gather(*(layer.group_send(group, event) for group in groups))
+    except Exception as exc:
+        raise PushError(
+            f"Could not push to {len(groups)} group(s) through channel layer "
+            f"{livepush_settings.CHANNEL_LAYER!r}: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _sync_send(groups: list[str], text: str, *, on_commit: bool, using: str | None) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        raise RuntimeError(
+            "The sync push helpers cannot run inside an event loop; in async code await the "
+            "a-prefixed twin (asend_ws_message_to_user, abroadcast_ws_message, ...)."
+        )
+    send = functools.partial(async_to_sync(_group_send), groups, text)
+    if on_commit and transaction.get_connection(using).in_atomic_block:
+        # robust: the data is committed by then; a failed push is logged, not raised into the
+        # code that committed.
+        transaction.on_commit(send, using=using, robust=True)
+    else:
+        send()
+
+
+# Sync helpers -------------------------------------------------------------------------------
+
+
+def send_ws_message_to_user(
+    user_id: Any, event_type: TypeRef, data: Any, *, on_commit: bool = True, using: str | None = None
+) -> None:
+    """Push a message to every connection of one user (group ``user_{id}``).
+
+    Args:
+        user_id: the user's primary key.
+        event_type: a registered message type (enum member or name).
+        data: the JSON-serialisable payload.
+        on_commit: inside ``transaction.atomic()``, wait for the commit (the default) or, with
+            ``False``, send at once.
+        using: the database alias whose transaction to wait for.
+
+    Raises:
+        UnknownMessageType, PayloadError: at the call, for a bad type or payload.
+        PushError: the channel layer failed (when sending at once).
+    """
+    text = encode_message(event_type, data)
+    _sync_send([livepush_settings.user_group(user_id)], text, on_commit=on_commit, using=using)
+
+
+def broadcast_ws_message(
+    user_ids: Iterable[Any],
+    event_type: TypeRef,
+    data: Any,
+    *,
+    on_commit: bool = True,
+    using: str | None = None,
+) -> None:
+    """Push a message to every connection of each of ``user_ids`` (sent concurrently).
+
+    Duplicate ids are sent once. Arguments and errors as :func:`send_ws_message_to_user`.
+    """
+    text = encode_message(event_type, data)
+    groups = [livepush_settings.user_group(uid) for uid in _user_ids(user_ids)]
+    if groups:
+        _sync_send(groups, text, on_commit=on_commit, using=using)
+
+
+def send_ws_message_to_all(
+    event_type: TypeRef, data: Any, *, on_commit: bool = True, using: str | None = None
+) -> None:
+    """Push a message to every connection (group ``broadcast``).
+
+    Arguments and errors as :func:`send_ws_message_to_user`.
+    """
+    text = encode_message(event_type, data)
+    _sync_send([livepush_settings.broadcast_group], text, on_commit=on_commit, using=using)
+
+
+def send_ws_message_to_group(
+    group: str, event_type: TypeRef, data: Any, *, on_commit: bool = True, using: str | None = None
+) -> None:
+    """Push a message to a group a consumer joined in ``get_groups()``.
+
+    Arguments and errors as :func:`send_ws_message_to_user`.
+    """
+    text = encode_message(event_type, data)
+    _sync_send([group], text, on_commit=on_commit, using=using)
+
+
+# Async twins --------------------------------------------------------------------------------
+
+
+async def asend_ws_message_to_user(user_id: Any, event_type: TypeRef, data: Any) -> None:
+    """Async :func:`send_ws_message_to_user`; sends at once."""
+    await _group_send([livepush_settings.user_group(user_id)], encode_message(event_type, data))
+
+
+async def abroadcast_ws_message(user_ids: Iterable[Any], event_type: TypeRef, data: Any) -> None:
+    """Async :func:`broadcast_ws_message`; sends at once, concurrently."""
+    text = encode_message(event_type, data)
+    groups = [livepush_settings.user_group(uid) for uid in _user_ids(user_ids)]
+    if groups:
+        await _group_send(groups, text)
+
+
+async def asend_ws_message_to_all(event_type: TypeRef, data: Any) -> None:
+    """Async :func:`send_ws_message_to_all`; sends at once."""
+    await _group_send([livepush_settings.broadcast_group], encode_message(event_type, data))
+
+
+async def asend_ws_message_to_group(group: str, event_type: TypeRef, data: Any) -> None:
+    """Async :func:`send_ws_message_to_group`; sends at once."""
+    await _group_send([group], encode_message(event_type, data))

@@ -1,0 +1,63 @@
+"""Settings of the test project, for pytest and for the daphne servers the live tests start.
+
+The live tests steer the server processes through environment variables:
+LIVEPUSH_TEST_DB (SQLite file), LIVEPUSH_TEST_REDIS_URL (use Redis through
+livepush.layers.redis_channel_layer), LIVEPUSH_TEST_HEARTBEAT ("interval,timeout" seconds).
+"""
+
+from __future__ import annotations
+
+import os
+
+from livepush.layers import redis_channel_layer
+
+BASE_DIR = os.path.dirname(os.path.abspath(__file__))
+SECRET_KEY = "test-secret-key-long-enough-for-hs256-hs384-and-hs512-0123456789abcdef"
+DEBUG = True
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+USE_TZ = True
+ROOT_URLCONF = "tests.project.urls"
+ASGI_APPLICATION = "tests.project.asgi.application"
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "livepush",
+]
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+]
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("LIVEPUSH_TEST_DB", ":memory:"),
+    }
+}
+
+_redis_url = os.environ.get("LIVEPUSH_TEST_REDIS_URL")
+if _redis_url:
+    # The seed's (host, port) tuple form, made safe by the helper (channels_redis#422).
+    _host, _, _port = _redis_url.removeprefix("redis://").partition(":")
+    CHANNEL_LAYERS = {"default": redis_channel_layer([(_host, int(_port))])}
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+_interval, _, _timeout = os.environ.get("LIVEPUSH_TEST_HEARTBEAT", "30,10").partition(",")
+
+LIVEPUSH = {
+    "HEARTBEAT_INTERVAL": float(_interval),
+    "HEARTBEAT_TIMEOUT": float(_timeout),
+    "MESSAGE_TYPES": ["tests.project.messages.TestMessageType"],
+    "CONSUMER": "tests.project.consumers.TestConsumer",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"livepush": {"handlers": ["console"], "level": "DEBUG"}},
+}

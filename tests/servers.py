@@ -1,0 +1,199 @@
+"""Real services for the tests: a redis-server and daphne, each on a free port of its own.
+
+Nothing here uses a fixed port or the machine's own Redis on 6379.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STARTUP_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until(ready, proc: subprocess.Popen[bytes], what: str, log: Path) -> None:
+    """Poll ``ready()`` until it is true; fail with the process's log if it dies or hangs."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+        if ready():
+            return
+        time.sleep(0.05)  # polling a port that is not open yet; there is no event to await
+    proc.kill()
+    raise RuntimeError(f"{what} did not start within {STARTUP_TIMEOUT}s:\n{log.read_text()[-4000:]}")
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def redis_binary() -> str:
+    """Return the redis-server path, or skip (fail under LIVEPUSH_REQUIRE_REDIS=1)."""
+    path = shutil.which("redis-server")
+    if path is None:
+        reason = "redis-server is not installed (apt-get install redis-server)"
+        if os.environ.get("LIVEPUSH_REQUIRE_REDIS") == "1":
+            pytest.fail(f"LIVEPUSH_REQUIRE_REDIS=1 but {reason}")
+        pytest.skip(reason)
+    return path
+
+
+class RedisServer:
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.log = workdir / "redis.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                redis_binary(),
+                "--port", str(self.port),
+                "--bind", "127.0.0.1",
+                "--save", "",
+                "--appendonly", "no",
+                "--dir", str(self.workdir),
+                "--logfile", str(self.log),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        self.log.touch()
+        _wait_until(self.ping, self.proc, "redis-server", self.log)
+
+    def ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def command(self, *args: str) -> bytes:
+        """Send one inline command and return the raw reply (for FLUSHALL and the like)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+            sock.sendall((" ".join(args) + "\r\n").encode())
+            return sock.recv(65536)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+def django_env(extra: Mapping[str, str]) -> dict[str, str]:
+    env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = "tests.project.settings"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env.update(extra)
+    return env
+
+
+def manage(env: Mapping[str, str], *args: str) -> str:
+    """Run ``django-admin`` in a new OS process (as ``manage.py`` would) and return stdout."""
+    result = subprocess.run(
+        [sys.executable, "-m", "django", *args],
+        env=django_env(env),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"django-admin {args[0]} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def create_database(path: Path) -> dict[str, int]:
+    """Migrate a SQLite file and create the test users; return their ids by username."""
+    env = {"LIVEPUSH_TEST_DB": str(path)}
+    manage(env, "migrate", "--verbosity", "0")
+    script = (
+        "import json; from django.contrib.auth import get_user_model; U = get_user_model(); "
+        "ids = {n: U.objects.create_user(n, password='pw', is_active=(n != 'carol')).pk "
+        "for n in ('alice', 'bob', 'carol', 'dave')}; print(json.dumps(ids))"
+    )
+    return dict(json.loads(manage(env, "shell", "-c", script).strip().splitlines()[-1]))
+
+
+class AsgiServer:
+    """The test project under a real ASGI server (daphne by default, or uvicorn)."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        env: Mapping[str, str],
+        *,
+        server: str = "daphne",
+        max_message_size: int = 65536,
+    ) -> None:
+        self.port = free_port()
+        self.env = dict(env)
+        self.server = server
+        self.max_message_size = max_message_size
+        self.log = workdir / f"{server}-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/"
+
+    def command(self) -> list[str]:
+        app = "tests.project.asgi:application"
+        if self.server == "uvicorn":
+            return [
+                sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(self.port),
+                "--ws", "websockets-sansio", "--ws-max-size", str(self.max_message_size),
+                "--lifespan", "off", app,
+            ]
+        return [
+            sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+            "--websocket-max-message-size", str(self.max_message_size), app,
+        ]
+
+    def start(self) -> None:
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                self.command(),
+                env=django_env(self.env),
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        _wait_until(lambda: _port_open(self.port), self.proc, self.server, self.log)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
