@@ -37,7 +37,9 @@ def _wait_until(ready, proc: subprocess.Popen[bytes], what: str, log: Path) -> N
             return
         time.sleep(0.05)  # polling a port that is not open yet; there is no event to await
     proc.kill()
-    raise RuntimeError(f"{what} did not start within {STARTUP_TIMEOUT}s:\n{log.read_text()[-4000:]}")
+    raise RuntimeError(
+        f"{what} did not start within {STARTUP_TIMEOUT}s:\n{log.read_text()[-4000:]}"
+    )
 
 
 def _port_open(port: int) -> bool:
@@ -74,12 +76,18 @@ class RedisServer:
         self.proc = subprocess.Popen(
             [
                 redis_binary(),
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--save", "",
-                "--appendonly", "no",
-                "--dir", str(self.workdir),
-                "--logfile", str(self.log),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+                "--logfile",
+                str(self.log),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
@@ -169,13 +177,32 @@ class AsgiServer:
         app = "tests.project.asgi:application"
         if self.server == "uvicorn":
             return [
-                sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(self.port),
-                "--ws", "websockets-sansio", "--ws-max-size", str(self.max_message_size),
-                "--lifespan", "off", app,
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--ws",
+                "websockets-sansio",
+                "--ws-max-size",
+                str(self.max_message_size),
+                "--lifespan",
+                "off",
+                app,
             ]
         return [
-            sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-            "--websocket-max-message-size", str(self.max_message_size), app,
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "--websocket-max-message-size",
+            str(self.max_message_size),
+            app,
         ]
 
     def start(self) -> None:

@@ -27,7 +27,9 @@ def _exp(seconds: int = 300) -> dt.datetime:
 # Authentication -----------------------------------------------------------------------------
 
 
-async def test_valid_token_in_subprotocol_connects_and_selects_livepush(daphne_server, users, token_for):
+async def test_valid_token_in_subprotocol_connects_and_selects_livepush(
+    daphne_server, users, token_for
+):
     async with ws_connect(daphne_server.url, token=token_for(users["alice"])) as client:
         assert client.ws.subprotocol == "livepush"
         await client.send({"type": "PING"})
@@ -47,7 +49,8 @@ async def test_valid_token_in_query_string_connects(daphne_server, users, token_
         pytest.param(lambda u: "not-a-jwt", id="malformed"),
         pytest.param(lambda u: _token({"user_id": u["alice"], "exp": _exp(-60)}), id="expired"),
         pytest.param(
-            lambda u: _token({"user_id": u["alice"], "exp": _exp()}, key="x" * 64), id="bad-signature"
+            lambda u: _token({"user_id": u["alice"], "exp": _exp()}, key="x" * 64),
+            id="bad-signature",
         ),
         pytest.param(lambda u: _token({"user_id": u["alice"]}), id="no-exp"),
         pytest.param(
@@ -110,7 +113,9 @@ async def test_push_from_another_process_reaches_every_connection_of_that_user_o
         assert await other.recv() == {"type": "SYSTEM_NOTIFICATION", "data": {"marker": "end"}}
 
 
-async def test_broadcast_to_users_and_push_to_all(daphne_server, users, token_for, push_from_other_process):
+async def test_broadcast_to_users_and_push_to_all(
+    daphne_server, users, token_for, push_from_other_process
+):
     async with (
         ws_connect(daphne_server.url, token=token_for(users["alice"])) as alice,
         ws_connect(daphne_server.url, token=token_for(users["bob"])) as bob,
@@ -132,7 +137,9 @@ async def test_broadcast_to_users_and_push_to_all(daphne_server, users, token_fo
         assert await dave.recv() == everyone
 
 
-async def test_rolled_back_transaction_sends_nothing(daphne_server, users, token_for, push_from_other_process):
+async def test_rolled_back_transaction_sends_nothing(
+    daphne_server, users, token_for, push_from_other_process
+):
     alice = users["alice"]
     async with ws_connect(daphne_server.url, token=token_for(alice)) as client:
         push_from_other_process(
@@ -167,7 +174,9 @@ async def test_push_after_connection_idle_longer_than_redis_socket_timeout(
 # Client frames ------------------------------------------------------------------------------
 
 
-async def test_malformed_json_gets_error_and_connection_keeps_working(daphne_server, users, token_for):
+async def test_malformed_json_gets_error_and_connection_keeps_working(
+    daphne_server, users, token_for
+):
     async with ws_connect(daphne_server.url, token=token_for(users["alice"])) as client:
         await client.send("{not json")
         error = await client.recv()
@@ -241,7 +250,9 @@ def heartbeat_server(live_env, tmp_path_factory):
     server.stop()
 
 
-async def test_server_pings_and_closes_a_silent_client_with_4002(heartbeat_server, users, token_for):
+async def test_server_pings_and_closes_a_silent_client_with_4002(
+    heartbeat_server, users, token_for
+):
     async with ws_connect(heartbeat_server.url, token=token_for(users["alice"])) as client:
         assert await client.recv(skip_ping=False) == {"type": "PING"}
         await client.send({"type": "PONG"})

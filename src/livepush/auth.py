@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -81,7 +81,7 @@ class AuthResult:
     error: AuthError | None = None
 
 
-class _Refused(Exception):  # noqa: N818 - internal control flow, never escapes this module
+class _Refused(Exception):
     def __init__(self, error: AuthError, reason: str) -> None:
         super().__init__(reason)
         self.error = error
@@ -155,19 +155,25 @@ def _classify(exc: jwt.InvalidTokenError) -> AuthError:
     return AuthError.INVALID_CLAIMS
 
 
-@database_sync_to_async
-def _get_user(user_id: Any) -> AbstractBaseUser:
+def _get_user_sync(user_id: Any) -> AbstractBaseUser:
     user_model = get_user_model()
     pk_field = user_model._meta.pk
-    assert pk_field is not None  # noqa: S101 - every concrete model has a primary key
+    assert pk_field is not None
     try:
         pk = pk_field.to_python(user_id)
     except (ValidationError, TypeError, ValueError) as exc:
-        raise _Refused(AuthError.INVALID_CLAIMS, "user id claim is not a valid primary key") from exc
+        raise _Refused(
+            AuthError.INVALID_CLAIMS, "user id claim is not a valid primary key"
+        ) from exc
     try:
-        return user_model._default_manager.get(pk=pk)
+        user: AbstractBaseUser = user_model._default_manager.get(pk=pk)
     except ObjectDoesNotExist as exc:
         raise _Refused(AuthError.UNKNOWN_USER, "no user with that id") from exc
+    return user
+
+
+# database_sync_to_async closes stale database connections around the lookup, as Channels does.
+_get_user: Callable[[Any], Awaitable[AbstractBaseUser]] = database_sync_to_async(_get_user_sync)
 
 
 async def authenticate_token(token: str | None) -> AuthResult:
@@ -216,6 +222,6 @@ class JWTAuthMiddleware:
         await self.inner(scope, receive, send)
 
 
-def JWTAuthMiddlewareStack(inner: ASGIApp) -> JWTAuthMiddleware:  # noqa: N802 - mirrors Channels' AuthMiddlewareStack
+def JWTAuthMiddlewareStack(inner: ASGIApp) -> JWTAuthMiddleware:
     """Wrap ``inner`` in JWT authentication; the one-call form for ``asgi.py``."""
     return JWTAuthMiddleware(inner)

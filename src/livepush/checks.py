@@ -12,7 +12,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
-from django.utils.module_loading import import_string
 
 from livepush.conf import DEFAULTS, livepush_settings
 
@@ -160,7 +159,8 @@ def _check_jwt(bad: set[str]) -> list[CheckMessage]:
     if hmac and asymmetric:
         errors.append(
             Error(
-                f"LIVEPUSH['JWT_ALGORITHMS'] mixes HMAC and public-key algorithms ({algorithms!r}).",
+                f"LIVEPUSH['JWT_ALGORITHMS'] mixes HMAC and public-key algorithms "
+                f"({algorithms!r}).",
                 hint="Allow one family: mixing them lets a public key be used as an HMAC secret "
                 "(algorithm confusion).",
                 id="livepush.E008",
@@ -204,7 +204,11 @@ def _check_jwt(bad: set[str]) -> list[CheckMessage]:
                 Error(
                     f"LIVEPUSH[{key!r}] is an empty string.",
                     hint=f"Use the default {DEFAULTS[key]!r}"
-                    + (", or None to turn the query-string token off." if key == "JWT_QUERY_PARAM" else "."),
+                    + (
+                        ", or None to turn the query-string token off."
+                        if key == "JWT_QUERY_PARAM"
+                        else "."
+                    ),
                     id="livepush.E017",
                 )
             )
@@ -231,8 +235,9 @@ def _check_channel_layers() -> list[CheckMessage]:
         errors.append(
             Warning(
                 f"CHANNEL_LAYERS[{alias!r}] is the in-memory layer while DEBUG is False.",
-                hint="It only reaches connections of the same process: pushes from other workers, "
-                "management commands or Celery are lost. Use livepush.layers.redis_channel_layer().",
+                hint="It only reaches connections of the same process: pushes from other "
+                "workers, management commands or Celery are lost. Use "
+                "livepush.layers.redis_channel_layer().",
                 id="livepush.W001",
             )
         )
@@ -316,7 +321,9 @@ def _check_consumer(bad: set[str]) -> list[CheckMessage]:
     try:
         cls = livepush_settings.import_setting("CONSUMER")
     except LivePushConfigurationError as exc:
-        return [Error(str(exc), hint="Give the dotted path of a consumer class.", id="livepush.E012")]
+        return [
+            Error(str(exc), hint="Give the dotted path of a consumer class.", id="livepush.E012")
+        ]
     if not (isinstance(cls, type) and issubclass(cls, LivePushConsumer)):
         return [
             Error(
@@ -335,7 +342,8 @@ def _check_consumer(bad: set[str]) -> list[CheckMessage]:
                     Error(
                         f"{cls.__qualname__}.{method} handles {name!r}, which is not a registered "
                         "message type.",
-                        hint="Add its enum to LIVEPUSH['MESSAGE_TYPES'] or call livepush.register().",
+                        hint="Add its enum to LIVEPUSH['MESSAGE_TYPES'] or call "
+                        "livepush.register().",
                         id="livepush.E013",
                     )
                 )

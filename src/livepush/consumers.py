@@ -85,7 +85,7 @@ class LivePushConsumer(HeartbeatMixin, AsyncWebsocketConsumer):  # type: ignore[
         self.joined_groups: list[str] = []
         self._accepted = False
 
-    @property  # type: ignore[override]
+    @property
     def channel_layer_alias(self) -> str:
         return str(livepush_settings.CHANNEL_LAYER)
 
@@ -218,7 +218,10 @@ class LivePushConsumer(HeartbeatMixin, AsyncWebsocketConsumer):  # type: ignore[
         self.stop_heartbeat()
         if self.channel_layer is not None and self.joined_groups:
             results = await asyncio.gather(
-                *(self.channel_layer.group_discard(g, self.channel_name) for g in self.joined_groups),
+                *(
+                    self.channel_layer.group_discard(g, self.channel_name)
+                    for g in self.joined_groups
+                ),
                 return_exceptions=True,
             )
             for result in results:

@@ -25,7 +25,7 @@ class LivePushConfigurationError(LivePushError, ImproperlyConfigured):
     """A ``LIVEPUSH`` setting (or a registration) is wrong; the message names the fix."""
 
 
-class UnknownMessageType(LivePushError, KeyError, ValueError):  # noqa: N818 - reads as "is an unknown message type"
+class UnknownMessageType(LivePushError, KeyError, ValueError):
     """A message type name that the registry does not know.
 
     The message names the closest registered types, so a typo says what was meant.

@@ -114,7 +114,9 @@ class HeartbeatMixin:
             try:
                 await asyncio.wait_for(pong.wait(), timeout)
             except asyncio.TimeoutError:
-                logger.debug("No PONG within %ss; closing with %d", timeout, CloseCode.HEARTBEAT_TIMEOUT)
+                logger.debug(
+                    "No PONG within %ss; closing with %d", timeout, CloseCode.HEARTBEAT_TIMEOUT
+                )
                 self._heartbeat_task = None
                 with contextlib.suppress(Exception):
                     await self.close(code=int(CloseCode.HEARTBEAT_TIMEOUT))

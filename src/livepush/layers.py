@@ -93,9 +93,7 @@ class RedisChannelLayer(_ChannelsRedisLayer):  # type: ignore[misc]
         return aioredis.BlockingConnectionPool(**host)
 
 
-def redis_channel_layer(
-    hosts: Sequence[HostSpec] | None = None, **config: Any
-) -> dict[str, Any]:
+def redis_channel_layer(hosts: Sequence[HostSpec] | None = None, **config: Any) -> dict[str, Any]:
     """Return a ``CHANNEL_LAYERS`` entry for :class:`RedisChannelLayer`.
 
     Args:

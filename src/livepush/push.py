@@ -129,7 +129,12 @@ def _sync_send(groups: list[str], text: str, *, on_commit: bool, using: str | No
 
 
 def send_ws_message_to_user(
-    user_id: Any, event_type: TypeRef, data: Any, *, on_commit: bool = True, using: str | None = None
+    user_id: Any,
+    event_type: TypeRef,
+    data: Any,
+    *,
+    on_commit: bool = True,
+    using: str | None = None,
 ) -> None:
     """Push a message to every connection of one user (group ``user_{id}``).
 

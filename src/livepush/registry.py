@@ -15,8 +15,10 @@ import types
 import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, TypeAlias, Union, get_args, get_origin
 
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from typing_extensions import is_typeddict
 
 from livepush.exceptions import LivePushConfigurationError, PayloadError, UnknownMessageType
@@ -61,7 +63,7 @@ class WebSocketMessageType(str, enum.Enum):
 #: Types that belong to the wire protocol itself and are never pushed by application code.
 PROTOCOL_TYPES: frozenset[str] = frozenset({"PING", "PONG", "ERROR"})
 
-TypeRef = Union[str, enum.Enum]
+TypeRef: TypeAlias = str | enum.Enum
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,9 @@ class MessageTypeRegistry:
 
     # Registration ---------------------------------------------------------------------------
 
-    def register(self, message_type: TypeRef | type[enum.Enum], *, schema: type | None = None) -> None:
+    def register(
+        self, message_type: TypeRef | type[enum.Enum], *, schema: type | None = None
+    ) -> None:
         """Register an enum of message types, one member, or one name.
 
         Registering a name again from the same source only updates its schema; the same name from
@@ -156,15 +160,21 @@ class MessageTypeRegistry:
             self._types[name] = RegisteredType(name, member, schema, source)
 
     def load_settings(self) -> None:
-        """Import and register the enums named in ``LIVEPUSH["MESSAGE_TYPES"]`` (once)."""
+        """Import and register the enums named in ``LIVEPUSH["MESSAGE_TYPES"]`` (once).
+
+        A change of ``LIVEPUSH`` (``override_settings`` in tests) makes the next lookup load
+        them again; types registered before stay registered.
+        """
         if self._settings_loaded:
             return
         with self._lock:
-            if self._settings_loaded:
-                return
             for cls in load_message_type_enums():
                 self.register(cls)
             self._settings_loaded = True
+
+    def reset_settings(self) -> None:
+        """Load ``LIVEPUSH["MESSAGE_TYPES"]`` again at the next lookup."""
+        self._settings_loaded = False
 
     # Lookup ---------------------------------------------------------------------------------
 
@@ -270,7 +280,7 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or repr(tp)
 
 
-def _check(value: Any, tp: Any, path: str) -> str | None:  # noqa: PLR0911, C901 - one branch per typing form
+def _check(value: Any, tp: Any, path: str) -> str | None:
     """Return a description of the first mismatch between ``value`` and ``tp``, or ``None``.
 
     Covers the forms a JSON payload schema uses: ``TypedDict``, ``list[X]``, ``dict[str, X]``,
@@ -343,11 +353,20 @@ def _check(value: Any, tp: Any, path: str) -> str | None:  # noqa: PLR0911, C901
 _registry = MessageTypeRegistry()
 
 
+@receiver(setting_changed)
+def _reset_on_settings_change(*, setting: str, **kwargs: Any) -> None:
+    if setting == "LIVEPUSH":
+        _registry.reset_settings()
+
+
 def get_registry() -> MessageTypeRegistry:
     """Return the process-wide registry."""
     return _registry
 
 
 def register(message_type: TypeRef | type[enum.Enum], *, schema: type | None = None) -> None:
-    """Register message types with the process-wide registry; see :meth:`MessageTypeRegistry.register`."""
+    """Register message types with the process-wide registry.
+
+    See :meth:`MessageTypeRegistry.register`.
+    """
     _registry.register(message_type, schema=schema)

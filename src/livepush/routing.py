@@ -24,12 +24,12 @@ __all__ = ["consumer_application", "websocket_application", "websocket_urlpatter
 
 
 @functools.lru_cache(maxsize=8)
-def _as_asgi(consumer_class: type[Any]) -> ASGIApp:
+def _as_asgi(consumer_class: Any) -> ASGIApp:
     app: ASGIApp = consumer_class.as_asgi()
     return app
 
 
-def get_consumer_class() -> type[Any]:
+def get_consumer_class() -> Any:
     """Import ``LIVEPUSH["CONSUMER"]``; an error names the setting."""
     cls = livepush_settings.import_setting("CONSUMER")
     if not (isinstance(cls, type) and hasattr(cls, "as_asgi")):
@@ -45,7 +45,10 @@ async def consumer_application(scope: Scope, receive: ASGIReceive, send: ASGISen
     await _as_asgi(get_consumer_class())(scope, receive, send)
 
 
-websocket_urlpatterns = [path("ws/", consumer_application, name="livepush")]
+# Channels' URLRouter takes ASGI applications where Django's path() expects views.
+websocket_urlpatterns = [
+    path("ws/", consumer_application, name="livepush"),  # type: ignore[arg-type]
+]
 
 
 def websocket_application(urlpatterns: list[Any] | None = None) -> ASGIApp:

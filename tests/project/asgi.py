@@ -13,6 +13,4 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402 - after Django is 
 
 from livepush.routing import websocket_application  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {"http": django_asgi_app, "websocket": websocket_application()}
-)
+application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application()})
