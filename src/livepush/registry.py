@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias, Union, get_args, get_origin
 
+import typing_extensions
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from typing_extensions import is_typeddict
@@ -274,6 +275,24 @@ def load_message_type_enums() -> list[type[enum.Enum]]:
 
 
 _NoneType = type(None)
+_REQUIRED = {typing_extensions.Required, getattr(typing, "Required", None)} - {None}
+_NOT_REQUIRED = {typing_extensions.NotRequired, getattr(typing, "NotRequired", None)} - {None}
+
+
+def _required_keys(tp: Any) -> set[str]:
+    """Return a TypedDict's required keys, also when its annotations are strings.
+
+    ``__required_keys__`` misses ``NotRequired[...]`` written under
+    ``from __future__ import annotations``, so the resolved hints have the last word.
+    """
+    required = set(getattr(tp, "__required_keys__", ()))
+    for key, hint in typing.get_type_hints(tp, include_extras=True).items():
+        origin = get_origin(hint)
+        if origin in _NOT_REQUIRED:
+            required.discard(key)
+        elif origin in _REQUIRED:
+            required.add(key)
+    return required
 
 
 def _type_name(tp: Any) -> str:
@@ -294,7 +313,7 @@ def _check(value: Any, tp: Any, path: str) -> str | None:
         if not isinstance(value, Mapping):
             return f"{path} must be an object ({tp.__qualname__}), got {type(value).__name__}"
         hints = typing.get_type_hints(tp)
-        required: frozenset[str] = getattr(tp, "__required_keys__", frozenset(hints))
+        required = _required_keys(tp)
         missing = sorted(k for k in required if k not in value)
         if missing:
             return f"{path} is missing the key(s) {', '.join(repr(k) for k in missing)}"
