@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.exceptions import ImproperlyConfigured
 
 from livepush.conf import DEFAULTS, livepush_settings
 
@@ -92,7 +93,7 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
             )
     errors += _check_heartbeat(bad_types)
     errors += _check_jwt(bad_types)
-    errors += _check_channel_layers()
+    errors += _check_channel_layers(bad_types)
     errors += _check_message_types(bad_types)
     errors += _check_consumer(bad_types)
     errors += _check_misc(bad_types)
@@ -155,7 +156,7 @@ def _check_jwt(bad: set[str]) -> list[CheckMessage]:
             )
         )
     hmac = [a for a in algorithms if a in _HMAC]
-    asymmetric = [a for a in algorithms if a not in _HMAC]
+    asymmetric = [a for a in algorithms if a not in _HMAC and a in known]
     if hmac and asymmetric:
         errors.append(
             Error(
@@ -167,7 +168,10 @@ def _check_jwt(bad: set[str]) -> list[CheckMessage]:
             )
         )
     if "JWT_SIGNING_KEY" not in bad and hmac:
-        key = livepush_settings.signing_key
+        try:
+            key = livepush_settings.signing_key
+        except ImproperlyConfigured:  # Django refuses to read an empty SECRET_KEY
+            key = ""
         if not key:
             errors.append(
                 Error(
@@ -215,20 +219,23 @@ def _check_jwt(bad: set[str]) -> list[CheckMessage]:
     return errors
 
 
-def _check_channel_layers() -> list[CheckMessage]:
+def _check_channel_layers(bad: set[str]) -> list[CheckMessage]:
+    if "CHANNEL_LAYER" in bad:
+        return []
     alias = livepush_settings.CHANNEL_LAYER
     layers = getattr(settings, "CHANNEL_LAYERS", None)
-    if not isinstance(layers, dict) or alias not in layers:
+    if not isinstance(layers, dict) or not isinstance(layers.get(alias), dict):
         return [
             Error(
-                f"CHANNEL_LAYERS has no {alias!r} layer; django-livepush pushes through it.",
+                f"CHANNEL_LAYERS has no {alias!r} layer (a dict with a BACKEND); "
+                "django-livepush pushes through it.",
                 hint="Add CHANNEL_LAYERS = {'default': livepush.layers.redis_channel_layer("
                 "[('localhost', 6379)])}, or 'channels.layers.InMemoryChannelLayer' for one "
                 "process in development.",
                 id="livepush.E009",
             )
         ]
-    config = layers[alias] or {}
+    config = layers[alias]
     backend = str(config.get("BACKEND", ""))
     errors: list[CheckMessage] = []
     if backend.endswith("InMemoryChannelLayer") and not settings.DEBUG:

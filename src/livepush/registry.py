@@ -260,12 +260,20 @@ def load_message_type_enums() -> list[type[enum.Enum]]:
         paths = [paths]
     enums: list[type[enum.Enum]] = []
     for path in paths:
-        try:
-            obj = import_string(path)
-        except ImportError as exc:
+        if isinstance(path, type):
+            obj: object = path
+        elif not isinstance(path, str):
             raise LivePushConfigurationError(
-                f"LIVEPUSH['MESSAGE_TYPES'] names {path!r}, which could not be imported: {exc}"
-            ) from exc
+                f"LIVEPUSH['MESSAGE_TYPES'] has {path!r}; give dotted paths of str enums, like "
+                "'myapp.messages.MyMessageType'."
+            )
+        else:
+            try:
+                obj = import_string(path)
+            except ImportError as exc:
+                raise LivePushConfigurationError(
+                    f"LIVEPUSH['MESSAGE_TYPES'] names {path!r}, which could not be imported: {exc}"
+                ) from exc
         if not (isinstance(obj, type) and issubclass(obj, enum.Enum)):
             raise LivePushConfigurationError(
                 f"LIVEPUSH['MESSAGE_TYPES'] names {path!r}, which is {obj!r}, not an enum class."

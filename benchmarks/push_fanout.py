@@ -1,0 +1,113 @@
+"""Server CPU per 1,000 broadcast deliveries: django-livepush against a hand-written consumer.
+
+Usage: ``python -m benchmarks.push_fanout [--clients 500] [--messages 20]`` from the repository
+root, with ``redis-server`` installed. Starts its own redis-server and one daphne process (free
+ports), connects the clients to the baseline route (``ws/seed/``, written the way the seed system
+is) and to ``ws/`` (LivePushConsumer) in turn, pushes ``--messages`` broadcasts from this process
+through Redis, and reads the server process's CPU time (utime + stime from /proc) around the
+deliveries. Results are ratios against the baseline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.servers import AsgiServer, RedisServer, create_database  # noqa: E402
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run_round(url: str, token: str, clients: int, messages: int, push, pid: int) -> float:
+    from websockets.asyncio.client import connect
+
+    sockets = []
+    for start in range(0, clients, 100):
+        batch = [
+            connect(url, subprotocols=["livepush", f"livepush.token.{token}"], max_size=None)
+            for _ in range(start, min(clients, start + 100))
+        ]
+        sockets += await asyncio.gather(*batch)
+    try:
+        for _ in range(2):  # warm-up
+            await push()
+            await asyncio.gather(*(ws.recv() for ws in sockets))
+        before = cpu_seconds(pid)
+        for _ in range(messages):
+            await push()
+            await asyncio.gather(*(ws.recv() for ws in sockets))
+        used = cpu_seconds(pid) - before
+    finally:
+        await asyncio.gather(*(ws.close() for ws in sockets))
+    return used / (clients * messages) * 1000
+
+
+async def main(clients: int, messages: int) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="livepush-bench-"))
+    redis = RedisServer(workdir)
+    redis.start()
+    db = workdir / "bench.sqlite3"
+    users = create_database(db)
+    env = {"LIVEPUSH_TEST_DB": str(db), "LIVEPUSH_TEST_REDIS_URL": redis.url}
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.project.settings")
+    import django
+
+    django.setup()
+    from channels.layers import get_channel_layer
+
+    from livepush import asend_ws_message_to_all
+    from livepush.tokens import issue_access_token
+
+    server = AsgiServer(workdir, env)
+    server.command = lambda: [  # type: ignore[method-assign]
+        sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(server.port),
+        "benchmarks.asgi:application",
+    ]
+    server.start()
+    try:
+        assert server.proc is not None
+        pid = server.proc.pid
+        token = issue_access_token(users["alice"], lifetime=3600)
+        layer = get_channel_layer()
+        payload = {"id": 1, "album_id": 2, "title": "A photo", "url": "/media/p/1.jpg"}
+
+        async def seed_push() -> None:
+            await layer.group_send(
+                "seed_broadcast",
+                {"type": "send.message", "event_type": "PHOTO_UPLOADED", "data": payload},
+            )
+
+        async def livepush_push() -> None:
+            await asend_ws_message_to_all("PHOTO_UPLOADED", payload)
+
+        base = f"ws://127.0.0.1:{server.port}"
+        started = time.monotonic()
+        seed = await run_round(f"{base}/ws/seed/", token, clients, messages, seed_push, pid)
+        ours = await run_round(f"{base}/ws/", token, clients, messages, livepush_push, pid)
+        print(f"clients={clients} messages={messages} deliveries/round={clients * messages}")
+        print(f"baseline (hand-written consumer): {seed:.1f} ms server CPU per 1,000 deliveries")
+        print(f"django-livepush:                  {ours:.1f} ms server CPU per 1,000 deliveries")
+        print(f"ratio livepush/baseline: {ours / seed:.2f}  ({time.monotonic() - started:.0f}s)")
+    finally:
+        server.stop()
+        redis.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=500)
+    parser.add_argument("--messages", type=int, default=20)
+    args = parser.parse_args()
+    asyncio.run(main(args.clients, args.messages))
