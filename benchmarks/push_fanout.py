@@ -1,6 +1,6 @@
 """Server CPU per 1,000 broadcast deliveries: django-livepush against a hand-written consumer.
 
-Usage: ``python -m benchmarks.push_fanout [--clients 500] [--messages 20]`` from the repository
+Usage: ``python -m benchmarks.push_fanout [--clients 500] [--messages 20] [--server uvicorn]`` from the repository
 root, with ``redis-server`` installed. Starts its own redis-server and one daphne process (free
 ports), connects the clients to the baseline route (``ws/seed/``, written the way the seed system
 is) and to ``ws/`` (LivePushConsumer) in turn, pushes ``--messages`` broadcasts from this process
@@ -50,10 +50,10 @@ async def run_round(url: str, token: str, clients: int, messages: int, push, pid
         used = cpu_seconds(pid) - before
     finally:
         await asyncio.gather(*(ws.close() for ws in sockets))
-    return used / (clients * messages) * 1000
+    return used / (clients * messages) * 1_000_000  # ms per 1,000 deliveries
 
 
-async def main(clients: int, messages: int) -> None:
+async def main(clients: int, messages: int, server_name: str) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="livepush-bench-"))
     redis = RedisServer(workdir)
     redis.start()
@@ -70,10 +70,11 @@ async def main(clients: int, messages: int) -> None:
     from livepush import asend_ws_message_to_all
     from livepush.tokens import issue_access_token
 
-    server = AsgiServer(workdir, env)
+    server = AsgiServer(workdir, env, server=server_name, max_message_size=1 << 20)
+    default_command = server.command
     server.command = lambda: [  # type: ignore[method-assign]
-        sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(server.port),
-        "benchmarks.asgi:application",
+        "benchmarks.asgi:application" if part == "tests.project.asgi:application" else part
+        for part in default_command()
     ]
     server.start()
     try:
@@ -96,7 +97,10 @@ async def main(clients: int, messages: int) -> None:
         started = time.monotonic()
         seed = await run_round(f"{base}/ws/seed/", token, clients, messages, seed_push, pid)
         ours = await run_round(f"{base}/ws/", token, clients, messages, livepush_push, pid)
-        print(f"clients={clients} messages={messages} deliveries/round={clients * messages}")
+        print(
+            f"server={server_name} clients={clients} messages={messages} "
+            f"deliveries/round={clients * messages}"
+        )
         print(f"baseline (hand-written consumer): {seed:.1f} ms server CPU per 1,000 deliveries")
         print(f"django-livepush:                  {ours:.1f} ms server CPU per 1,000 deliveries")
         print(f"ratio livepush/baseline: {ours / seed:.2f}  ({time.monotonic() - started:.0f}s)")
@@ -109,5 +113,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=500)
     parser.add_argument("--messages", type=int, default=20)
+    parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
     args = parser.parse_args()
-    asyncio.run(main(args.clients, args.messages))
+    asyncio.run(main(args.clients, args.messages, args.server))

@@ -143,6 +143,7 @@ async def test_broadcast_reaches_each_user_once():
         event = await layer.receive(channels[1])
         assert event == {
             "type": "livepush.push",
+            "group": "user_1",
             "text": '{"type":"BUCKETPOINT_CREATED","data":{"id":9}}',
         }
     finally:

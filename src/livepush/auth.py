@@ -42,6 +42,7 @@ __all__ = [
     "AuthResult",
     "JWTAuthMiddleware",
     "JWTAuthMiddlewareStack",
+    "WrongTokenType",
     "authenticate_token",
     "decode_token",
     "get_token_from_scope",
@@ -79,6 +80,10 @@ class AuthResult:
     user: AbstractBaseUser | AnonymousUser
     claims: dict[str, Any] | None = None
     error: AuthError | None = None
+
+
+class WrongTokenType(jwt.InvalidTokenError):
+    """The token verifies but is not an access token (a refresh token, for one)."""
 
 
 class _Refused(Exception):
@@ -141,11 +146,13 @@ def decode_token(token: str) -> dict[str, Any]:
     )
     token_type = claims.get(TOKEN_TYPE_CLAIM)
     if token_type is not None and token_type != ACCESS_TOKEN_TYPE:
-        raise _Refused(AuthError.WRONG_TOKEN_TYPE, f"token_type is {token_type!r}, not 'access'")
+        raise WrongTokenType(f"token_type is {token_type!r}, not 'access'")
     return claims
 
 
 def _classify(exc: jwt.InvalidTokenError) -> AuthError:
+    if isinstance(exc, WrongTokenType):
+        return AuthError.WRONG_TOKEN_TYPE
     if isinstance(exc, jwt.ExpiredSignatureError):
         return AuthError.EXPIRED_TOKEN
     if isinstance(exc, (jwt.InvalidSignatureError, jwt.InvalidAlgorithmError)):

@@ -8,6 +8,7 @@ and handle client messages with :func:`handles`; none of these need ``super()``.
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from livepush import _aio
+from livepush._fanout import Fanout, get_fanout
 from livepush.auth import AuthError
 from livepush.conf import livepush_settings
 from livepush.exceptions import PayloadError
@@ -84,6 +87,9 @@ class LivePushConsumer(HeartbeatMixin, AsyncWebsocketConsumer):  # type: ignore[
         super().__init__(*args, **kwargs)
         self.joined_groups: list[str] = []
         self._accepted = False
+        self._outbox: collections.deque[str] = collections.deque()
+        self._flusher: asyncio.Task[None] | None = None
+        self._fanout: Fanout | None = None
 
     @property
     def channel_layer_alias(self) -> str:
@@ -103,18 +109,57 @@ class LivePushConsumer(HeartbeatMixin, AsyncWebsocketConsumer):  # type: ignore[
 
     # Protocol handlers ----------------------------------------------------------------------
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # No task outlives the connection.
+            flusher, self._flusher = self._flusher, None
+            if flusher is not None:
+                flusher.cancel()
+
     async def dispatch(self, message: Message) -> None:
-        # Pushes are forwarded as the pre-encoded frame they arrive as, without Channels'
-        # per-message close_old_connections (one shared thread that would serialise every
-        # delivery in the process): delivering a push touches no database.
+        # A push sent straight to this connection's channel is forwarded as the pre-encoded frame
+        # it is, without Channels' per-message close_old_connections (one shared thread that
+        # would serialise every delivery in the process): delivering a push touches no database.
         if message["type"] == PUSH_EVENT_TYPE:
-            await self.livepush_push(message)
+            self.livepush_deliver(message["text"])
             return
         await super().dispatch(message)
 
-    async def livepush_push(self, event: Message) -> None:
-        """Deliver a push event; override to filter per connection (keep it database-free)."""
-        await self.base_send({"type": "websocket.send", "text": event["text"]})
+    def livepush_deliver(self, text: str) -> None:
+        """Send a pre-encoded push frame to this connection; frames go out in order.
+
+        Called by the process's fan-out for each push to a group this connection is in. The send
+        starts inline; if the server makes it wait (a client that is not reading), it finishes
+        in a task of this connection's, and later frames queue behind it, so one slow client
+        never holds up the others.
+        """
+        if self._flusher is not None:
+            self._outbox.append(text)
+            return
+        send = self.base_send({"type": "websocket.send", "text": text})
+        try:
+            step = _aio.start(send)
+        except Exception as exc:
+            logger.debug("Dropping a push for a closing connection: %r", exc)
+            return
+        if not _aio.finished(step):
+            self._flusher = asyncio.get_running_loop().create_task(self._flush(send, step))
+
+    async def _flush(self, send: Any, step: Any) -> None:
+        try:
+            await _aio.finish(send, step)
+            while self._outbox:
+                await self.base_send({"type": "websocket.send", "text": self._outbox.popleft()})
+        except Exception as exc:
+            # The connection is going away; its disconnect handler cleans up.
+            logger.debug(
+                "Dropping %d push(es) for a closing connection: %r", len(self._outbox), exc
+            )
+            self._outbox.clear()
+        finally:
+            self._flusher = None
 
     async def websocket_connect(self, message: Message) -> None:
         try:
@@ -144,9 +189,8 @@ class LivePushConsumer(HeartbeatMixin, AsyncWebsocketConsumer):  # type: ignore[
                 *await self.get_groups(),
             ]
             self.joined_groups = list(dict.fromkeys(groups))
-            await asyncio.gather(
-                *(self.channel_layer.group_add(g, self.channel_name) for g in self.joined_groups)
-            )
+            self._fanout = get_fanout(self.channel_layer)
+            await asyncio.gather(*(self._fanout.join(g, self) for g in self.joined_groups))
             await self.accept(self._subprotocol())
             self._accepted = True
             await self.connect()
@@ -216,13 +260,10 @@ class LivePushConsumer(HeartbeatMixin, AsyncWebsocketConsumer):  # type: ignore[
 
     async def websocket_disconnect(self, message: Message) -> None:
         self.stop_heartbeat()
-        if self.channel_layer is not None and self.joined_groups:
+        fanout, self._fanout = self._fanout, None
+        if fanout is not None and self.joined_groups:
             results = await asyncio.gather(
-                *(
-                    self.channel_layer.group_discard(g, self.channel_name)
-                    for g in self.joined_groups
-                ),
-                return_exceptions=True,
+                *(fanout.leave(g, self) for g in self.joined_groups), return_exceptions=True
             )
             for result in results:
                 if isinstance(result, BaseException):

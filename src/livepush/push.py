@@ -70,8 +70,9 @@ def encode_message(event_type: TypeRef, data: Any) -> str:
         ) from exc
 
 
-def _event(text: str) -> dict[str, str]:
-    return {"type": PUSH_EVENT_TYPE, "text": text}
+def _event(group: str, text: str) -> dict[str, str]:
+    # "group" lets the receiving process's fan-out find its local members (livepush._fanout).
+    return {"type": PUSH_EVENT_TYPE, "group": group, "text": text}
 
 
 def _layer() -> Any:
@@ -93,12 +94,11 @@ def _user_ids(user_ids: Iterable[Any]) -> list[Any]:
 
 async def _group_send(groups: list[str], text: str) -> None:
     layer = _layer()
-    event = _event(text)
     try:
         if len(groups) == 1:
-            await layer.group_send(groups[0], event)
+            await layer.group_send(groups[0], _event(groups[0], text))
         else:
-            await asyncio.gather(*(layer.group_send(group, event) for group in groups))
+            await asyncio.gather(*(layer.group_send(g, _event(g, text)) for g in groups))
     except Exception as exc:
         raise PushError(
             f"Could not push to {len(groups)} group(s) through channel layer "

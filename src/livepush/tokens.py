@@ -44,8 +44,13 @@ def issue_access_token(
         lifetime = dt.timedelta(seconds=float(lifetime))
     now = dt.datetime.now(tz=dt.timezone.utc)
     user_id = getattr(user, "pk", user)
+    claim = livepush_settings.JWT_USER_ID_CLAIM
+    # Integer ids stay integers, as djangorestframework-simplejwt writes them, except in "sub",
+    # which RFC 7519 (and PyJWT) want as a string.
+    if not isinstance(user_id, int) or claim == "sub":
+        user_id = str(user_id)
     claims: dict[str, Any] = {
-        livepush_settings.JWT_USER_ID_CLAIM: user_id if isinstance(user_id, int) else str(user_id),
+        claim: user_id,
         "iat": now,
         "exp": now + lifetime,
         TOKEN_TYPE_CLAIM: ACCESS_TOKEN_TYPE,
