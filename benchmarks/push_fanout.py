@@ -1,11 +1,14 @@
 """Server CPU per 1,000 broadcast deliveries: django-livepush against a hand-written consumer.
 
-Usage: ``python -m benchmarks.push_fanout [--clients 500] [--messages 20] [--server uvicorn]`` from the repository
-root, with ``redis-server`` installed. Starts its own redis-server and one daphne process (free
-ports), connects the clients to the baseline route (``ws/seed/``, written the way the seed system
-is) and to ``ws/`` (LivePushConsumer) in turn, pushes ``--messages`` broadcasts from this process
-through Redis, and reads the server process's CPU time (utime + stime from /proc) around the
-deliveries. Results are ratios against the baseline measured in the same run.
+Usage, from the repository root with ``redis-server`` installed::
+
+    python -m benchmarks.push_fanout [--clients 500] [--messages 20] [--server uvicorn]
+
+Starts its own redis-server and one daphne (or uvicorn) process on free ports, connects the
+clients to the baseline route (``ws/seed/``, a consumer written the way the seed system is) and to
+``ws/`` (LivePushConsumer) in turn, pushes ``--messages`` broadcasts from this process through
+Redis, and reads the server process's CPU time (utime + stime from /proc) around the deliveries.
+Results are ratios against the baseline measured in the same run.
 """
 
 from __future__ import annotations
