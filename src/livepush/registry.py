@@ -15,7 +15,7 @@ import types
 import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeAlias, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, TypeAlias, Union, get_args, get_origin
 
 import typing_extensions
 from django.core.signals import setting_changed
@@ -313,6 +313,11 @@ def _check(value: Any, tp: Any, path: str) -> str | None:
     Covers the forms a JSON payload schema uses: ``TypedDict``, ``list[X]``, ``dict[str, X]``,
     ``X | None``, ``Literal``, ``Any`` and the JSON scalars. Other annotations are not checked.
     """
+    origin = get_origin(tp)
+    # Python 3.10's get_type_hints() leaves Required/NotRequired/Annotated wrappers in place.
+    while origin in _REQUIRED or origin in _NOT_REQUIRED or origin is Annotated:
+        tp = get_args(tp)[0]
+        origin = get_origin(tp)
     if tp is Any or tp is object:
         return None
     if tp is None or tp is _NoneType:
@@ -334,7 +339,6 @@ def _check(value: Any, tp: Any, path: str) -> str | None:
                 if problem:
                     return problem
         return None
-    origin = get_origin(tp)
     if origin is Union or (origin is not None and origin is getattr(types, "UnionType", None)):
         options = get_args(tp)
         if any(_check(value, option, path) is None for option in options):
