@@ -30,9 +30,12 @@ def test_normalize_hosts_accepts_every_channels_redis_form_and_keeps_given_value
     assert hosts[2]["socket_timeout"] == 3  # the caller's value wins
 
 
-def test_normalize_hosts_leaves_sentinel_hosts_alone():
+def test_normalize_hosts_gives_sentinel_hosts_timeouts_but_no_pool_options():
     sentinel = {"master_name": "mymaster", "sentinels": [("s1", 26379)]}
-    assert normalize_hosts([sentinel]) == [sentinel]
+    (host,) = normalize_hosts([sentinel])
+    assert host["socket_timeout"] == DEFAULT_SOCKET_TIMEOUT
+    assert "max_connections" not in host
+    assert "timeout" not in host
 
 
 def test_normalize_hosts_refuses_a_bare_string():

@@ -171,3 +171,24 @@ def test_missing_channel_layer_is_a_configuration_error():
         pytest.raises(LivePushConfigurationError, match="CHANNEL_LAYERS"),
     ):
         send_ws_message_to_user(1, T.ALBUM_CREATED, {"id": 1})
+
+
+def test_the_same_user_given_twice_in_two_forms_is_sent_once(channel_of_user_5):
+    broadcast_ws_message([5, "5"], T.ALBUM_CREATED, {"id": 1})
+    assert _pending(channel_of_user_5) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_push_failing_after_commit_is_logged_and_later_callbacks_still_run(caplog):
+    unreachable = {
+        "default": {
+            "BACKEND": "livepush.layers.RedisChannelLayer",
+            "CONFIG": {"hosts": [("127.0.0.1", free_port())]},
+        }
+    }
+    ran = []
+    with override_settings(CHANNEL_LAYERS=unreachable), transaction.atomic():
+        send_ws_message_to_user(1, T.ALBUM_CREATED, {"id": 1})
+        transaction.on_commit(lambda: ran.append("next callback"))
+    assert ran == ["next callback"]
+    assert any(isinstance(r.exc_info[1], PushError) for r in caplog.records if r.exc_info)

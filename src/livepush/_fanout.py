@@ -89,7 +89,11 @@ class Fanout:
             return
         text = message["text"]
         for receiver in tuple(group.members):
-            receiver.livepush_deliver(text)
+            try:
+                receiver.livepush_deliver(text)
+            except Exception:
+                # One connection's failure must not stop the process's pushes.
+                logger.exception("Delivering a push to %r failed", receiver)
 
     async def _ensure_running(self) -> None:
         if self.channel is None:

@@ -276,8 +276,6 @@ def _redis_major() -> int:
 def _has_safe_timeout(host: Any) -> bool:
     if not isinstance(host, dict):
         return False
-    if "master_name" in host:
-        return True
     timeout = host.get("socket_timeout", 5)
     return timeout is None or timeout > 5
 

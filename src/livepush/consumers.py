@@ -105,7 +105,11 @@ class LivePushConsumer(HeartbeatMixin, AsyncWebsocketConsumer):  # type: ignore[
         """Called after the connection is accepted and the groups are joined."""
 
     async def disconnect(self, code: int) -> None:
-        """Called after an accepted connection closed and its groups were left."""
+        """Called when an authenticated connection closed, after its groups were left.
+
+        Also called when :meth:`get_groups` or :meth:`connect` raised and the connection was
+        closed with 4000.
+        """
 
     # Protocol handlers ----------------------------------------------------------------------
 
@@ -199,6 +203,10 @@ class LivePushConsumer(HeartbeatMixin, AsyncWebsocketConsumer):  # type: ignore[
             await self._refuse(CloseCode.SERVER_ERROR)
 
     async def websocket_receive(self, message: Message) -> None:
+        if self.user is None:
+            # A refused connection is accepted only to be closed; frames a client sends before
+            # the close lands reach no handler.
+            return
         text = message.get("text")
         if text is None:
             if self._too_big(message.get("bytes") or b""):
@@ -236,7 +244,11 @@ class LivePushConsumer(HeartbeatMixin, AsyncWebsocketConsumer):  # type: ignore[
         registry = get_registry()
         registered = registry.get(type_name)
         if registered is None:
-            await self.send_error(ErrorCode.UNKNOWN_TYPE, registry._unknown_message(type_name))
+            close = registry.suggest(type_name, among=list(self.livepush_handlers))
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            await self.send_error(
+                ErrorCode.UNKNOWN_TYPE, f"Unknown message type {type_name!r}.{hint}"
+            )
             return
         handler_name = self.livepush_handlers.get(registered.name)
         if handler_name is None:

@@ -110,9 +110,10 @@ class HeartbeatMixin:
         while True:
             await asyncio.sleep(interval)
             pong.clear()
-            await self.send(text_data=PING_FRAME)
             try:
-                await asyncio.wait_for(pong.wait(), timeout)
+                # The send itself counts against the timeout: a client that stops reading
+                # leaves it waiting on a full transport.
+                await asyncio.wait_for(self._ping_and_wait(pong), timeout)
             except asyncio.TimeoutError:
                 logger.debug(
                     "No PONG within %ss; closing with %d", timeout, CloseCode.HEARTBEAT_TIMEOUT
@@ -121,6 +122,10 @@ class HeartbeatMixin:
                 with contextlib.suppress(Exception):
                     await self.close(code=int(CloseCode.HEARTBEAT_TIMEOUT))
                 return
+
+    async def _ping_and_wait(self, pong: asyncio.Event) -> None:
+        await self.send(text_data=PING_FRAME)
+        await pong.wait()
 
 
 def _current_task() -> asyncio.Task[Any] | None:

@@ -25,6 +25,7 @@ from redis import asyncio as aioredis
 __all__ = [
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_POOL_TIMEOUT",
+    "DEFAULT_SOCKET_CONNECT_TIMEOUT",
     "DEFAULT_SOCKET_TIMEOUT",
     "RedisChannelLayer",
     "normalize_hosts",
@@ -65,10 +66,11 @@ def normalize_hosts(hosts: Sequence[HostSpec] | None) -> list[dict[str, Any]]:
             host = {"address": entry}
         else:
             raise TypeError(f"Cannot use {entry!r} as a Redis host: give (host, port) or a URL.")
+        # Sentinel-managed connections get redis-py 8's 5 s default too.
+        host.setdefault("socket_timeout", DEFAULT_SOCKET_TIMEOUT)
+        host.setdefault("socket_connect_timeout", DEFAULT_SOCKET_CONNECT_TIMEOUT)
+        host.setdefault("socket_keepalive", True)
         if "master_name" not in host:
-            host.setdefault("socket_timeout", DEFAULT_SOCKET_TIMEOUT)
-            host.setdefault("socket_connect_timeout", DEFAULT_SOCKET_CONNECT_TIMEOUT)
-            host.setdefault("socket_keepalive", True)
             host.setdefault("max_connections", DEFAULT_MAX_CONNECTIONS)
             host.setdefault("timeout", DEFAULT_POOL_TIMEOUT)
         result.append(host)

@@ -34,8 +34,9 @@ class CloseCode(enum.IntEnum):
 
     #: Normal closure.
     NORMAL = 1000
-    #: Frame larger than the ASGI server's limit (sent by the server, e.g. daphne's
-    #: ``--websocket_max_message_size`` or uvicorn's ``--ws-max-size``).
+    #: Frame larger than the ASGI server's own limit, sent by the server (uvicorn's
+    #: ``--ws-max-size``). daphne (``--websocket-max-message-size``) drops the TCP connection
+    #: instead, which clients see as 1006.
     MESSAGE_TOO_BIG = 1009
     #: Unexpected server error during connect (database or channel layer failure included).
     SERVER_ERROR = 4000

@@ -11,9 +11,7 @@ consumers forward that text unchanged.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
-import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -37,8 +35,6 @@ __all__ = [
     "send_ws_message_to_group",
     "send_ws_message_to_user",
 ]
-
-logger = logging.getLogger("livepush.push")
 
 
 def encode_message(event_type: TypeRef, data: Any) -> str:
@@ -86,10 +82,11 @@ def _layer() -> Any:
     return layer
 
 
-def _user_ids(user_ids: Iterable[Any]) -> list[Any]:
+def _user_groups(user_ids: Iterable[Any]) -> list[str]:
     if isinstance(user_ids, (str, bytes)):
         raise TypeError(f"user_ids must be an iterable of user ids, not {user_ids!r}")
-    return list(dict.fromkeys(user_ids))
+    # De-duplicated by group name, so 1 and "1" are one user.
+    return list(dict.fromkeys(livepush_settings.user_group(uid) for uid in user_ids))
 
 
 async def _group_send(groups: list[str], text: str) -> None:
@@ -116,7 +113,12 @@ def _sync_send(groups: list[str], text: str, *, on_commit: bool, using: str | No
             "The sync push helpers cannot run inside an event loop; in async code await the "
             "a-prefixed twin (asend_ws_message_to_user, abroadcast_ws_message, ...)."
         )
-    send = functools.partial(async_to_sync(_group_send), groups, text)
+
+    def send() -> None:
+        # A named function, not a partial: Django's robust on_commit logs the callback's
+        # __qualname__ when it fails.
+        async_to_sync(_group_send)(groups, text)
+
     if on_commit and transaction.get_connection(using).in_atomic_block:
         # robust: the data is committed by then; a failed push is logged, not raised into the
         # code that committed.
@@ -167,7 +169,7 @@ def broadcast_ws_message(
     Duplicate ids are sent once. Arguments and errors as :func:`send_ws_message_to_user`.
     """
     text = encode_message(event_type, data)
-    groups = [livepush_settings.user_group(uid) for uid in _user_ids(user_ids)]
+    groups = _user_groups(user_ids)
     if groups:
         _sync_send(groups, text, on_commit=on_commit, using=using)
 
@@ -205,7 +207,7 @@ async def asend_ws_message_to_user(user_id: Any, event_type: TypeRef, data: Any)
 async def abroadcast_ws_message(user_ids: Iterable[Any], event_type: TypeRef, data: Any) -> None:
     """Async :func:`broadcast_ws_message`; sends at once, concurrently."""
     text = encode_message(event_type, data)
-    groups = [livepush_settings.user_group(uid) for uid in _user_ids(user_ids)]
+    groups = _user_groups(user_ids)
     if groups:
         await _group_send(groups, text)
 

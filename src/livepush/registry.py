@@ -206,9 +206,13 @@ class MessageTypeRegistry:
         self.load_settings()
         return self._types.get(name)
 
+    def suggest(self, name: object, among: list[str] | None = None) -> list[str]:
+        """Return up to three registered names (or names from ``among``) close to ``name``."""
+        candidates = sorted(self._types) if among is None else among
+        return difflib.get_close_matches(str(name), candidates, n=3, cutoff=0.6)
+
     def _unknown_message(self, name: object) -> str:
-        names = sorted(self._types)
-        close = difflib.get_close_matches(str(name), names, n=3, cutoff=0.6)
+        close = self.suggest(name)
         hint = (
             f" Did you mean {' or '.join(repr(c) for c in close)}?"
             if close
@@ -257,7 +261,9 @@ def load_message_type_enums() -> list[type[enum.Enum]]:
 
     paths = livepush_settings.MESSAGE_TYPES
     if isinstance(paths, str):
-        paths = [paths]
+        raise LivePushConfigurationError(
+            f"LIVEPUSH['MESSAGE_TYPES'] is the string {paths!r}; make it a list: [{paths!r}]."
+        )
     enums: list[type[enum.Enum]] = []
     for path in paths:
         if isinstance(path, type):

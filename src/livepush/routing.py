@@ -61,6 +61,8 @@ def websocket_application(urlpatterns: list[Any] | None = None) -> ASGIApp:
     from livepush.auth import JWTAuthMiddlewareStack
 
     app: ASGIApp = AllowedHostsOriginValidator(
-        JWTAuthMiddlewareStack(URLRouter(urlpatterns or websocket_urlpatterns))
+        JWTAuthMiddlewareStack(
+            URLRouter(websocket_urlpatterns if urlpatterns is None else urlpatterns)
+        )
     )
     return app

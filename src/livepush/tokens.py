@@ -67,9 +67,12 @@ def issue_access_token(
 @never_cache
 @require_GET
 def access_token_view(request: HttpRequest) -> JsonResponse:
-    """Return ``{"token": ..., "expires_in": seconds}`` to a logged-in user, 401 otherwise."""
+    """Return ``{"token": ..., "expires_in": seconds}`` to a logged-in user, 401 otherwise.
+
+    ``expires_in`` is a whole number of seconds (``LIVEPUSH["ACCESS_TOKEN_LIFETIME"]``).
+    """
     if not request.user.is_authenticated:
         return JsonResponse({"detail": "Authentication required."}, status=401)
-    lifetime = float(livepush_settings.ACCESS_TOKEN_LIFETIME)
+    lifetime = livepush_settings.ACCESS_TOKEN_LIFETIME
     token = issue_access_token(request.user, lifetime=lifetime)
-    return JsonResponse({"token": token, "expires_in": lifetime})
+    return JsonResponse({"token": token, "expires_in": int(lifetime)})

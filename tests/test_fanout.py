@@ -1,0 +1,93 @@
+"""The process-level fan-out, against the in-memory channel layer."""
+
+from __future__ import annotations
+
+import asyncio
+
+from channels.layers import InMemoryChannelLayer
+
+from livepush._fanout import Fanout
+
+WAIT = 10.0
+
+
+class Receiver:
+    def __init__(self, fail: bool = False) -> None:
+        self.frames: asyncio.Queue[str] = asyncio.Queue()
+        self.fail = fail
+
+    def livepush_deliver(self, text: str) -> None:
+        if self.fail:
+            raise RuntimeError("this connection is broken")
+        self.frames.put_nowait(text)
+
+
+def push(group: str, text: str) -> dict[str, str]:
+    return {"type": "livepush.push", "group": group, "text": text}
+
+
+async def test_one_layer_member_per_group_however_many_connections():
+    layer = InMemoryChannelLayer()
+    fanout = Fanout(layer)
+    receivers = [Receiver() for _ in range(3)]
+    await asyncio.gather(*(fanout.join("broadcast", r) for r in receivers))
+    try:
+        assert list(layer.groups["broadcast"]) == [fanout.channel]
+        await layer.group_send("broadcast", push("broadcast", "hello"))
+        for receiver in receivers:
+            assert await asyncio.wait_for(receiver.frames.get(), WAIT) == "hello"
+    finally:
+        for receiver in receivers:
+            await fanout.leave("broadcast", receiver)
+    # The last one out left the group, and the fan-out stopped its tasks.
+    assert "broadcast" not in layer.groups
+    assert fanout.groups == {}
+    assert fanout._tasks == []
+
+
+async def test_a_receiver_that_raises_does_not_stop_the_others(caplog):
+    layer = InMemoryChannelLayer()
+    fanout = Fanout(layer)
+    broken, healthy = Receiver(fail=True), Receiver()
+    await fanout.join("user_1", broken)
+    await fanout.join("user_1", healthy)
+    try:
+        await layer.group_send("user_1", push("user_1", "one"))
+        await layer.group_send("user_1", push("user_1", "two"))
+        assert await asyncio.wait_for(healthy.frames.get(), WAIT) == "one"
+        assert await asyncio.wait_for(healthy.frames.get(), WAIT) == "two"
+        assert "Delivering a push" in caplog.text
+    finally:
+        await fanout.leave("user_1", broken)
+        await fanout.leave("user_1", healthy)
+
+
+async def test_pushes_reach_only_the_members_of_their_group():
+    layer = InMemoryChannelLayer()
+    fanout = Fanout(layer)
+    alice, bob = Receiver(), Receiver()
+    await fanout.join("user_1", alice)
+    await fanout.join("user_2", bob)
+    try:
+        await layer.group_send("user_1", push("user_1", "for alice"))
+        await layer.group_send("user_2", push("user_2", "for bob"))
+        assert await asyncio.wait_for(bob.frames.get(), WAIT) == "for bob"
+        assert alice.frames.get_nowait() == "for alice"
+        assert alice.frames.empty()
+    finally:
+        await fanout.leave("user_1", alice)
+        await fanout.leave("user_2", bob)
+
+
+async def test_leave_while_another_joins_keeps_the_group():
+    layer = InMemoryChannelLayer()
+    fanout = Fanout(layer)
+    first, second = Receiver(), Receiver()
+    await fanout.join("g", first)
+    await asyncio.gather(fanout.leave("g", first), fanout.join("g", second))
+    try:
+        assert list(layer.groups["g"]) == [fanout.channel]
+        await layer.group_send("g", push("g", "still here"))
+        assert await asyncio.wait_for(second.frames.get(), WAIT) == "still here"
+    finally:
+        await fanout.leave("g", second)
