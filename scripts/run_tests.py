@@ -35,8 +35,29 @@ def main(argv: list[str]) -> int:
     extras = ".[test,lint,type]" if lint else ".[test]"
     run(python, "-m", "pip", "install", "--quiet", "--editable", extras)
     if lint:
-        run(python, "-m", "ruff", "check", "src", "tests", "scripts")
-        run(python, "-m", "ruff", "format", "--check", "src", "tests", "scripts")
+        run(
+            python,
+            "-m",
+            "ruff",
+            "check",
+            "src",
+            "tests",
+            "scripts",
+            "benchmarks",
+            "example_project",
+        )
+        run(
+            python,
+            "-m",
+            "ruff",
+            "format",
+            "--check",
+            "src",
+            "tests",
+            "scripts",
+            "benchmarks",
+            "example_project",
+        )
         run(python, "-m", "mypy")
     return subprocess.run([str(python), "-m", "pytest", *pytest_args], cwd=ROOT).returncode
 
