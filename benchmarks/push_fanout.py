@@ -73,12 +73,13 @@ async def main(clients: int, messages: int, server_name: str) -> None:
     from livepush import asend_ws_message_to_all
     from livepush.tokens import issue_access_token
 
-    server = AsgiServer(workdir, env, server=server_name, max_message_size=1 << 20)
-    default_command = server.command
-    server.command = lambda: [  # type: ignore[method-assign]
-        "benchmarks.asgi:application" if part == "tests.project.asgi:application" else part
-        for part in default_command()
-    ]
+    server = AsgiServer(
+        workdir,
+        env,
+        server=server_name,
+        max_message_size=1 << 20,
+        app="benchmarks.asgi:application",
+    )
     server.start()
     try:
         assert server.proc is not None

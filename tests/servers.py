@@ -115,20 +115,26 @@ class RedisServer:
             self.proc.wait(10)
 
 
-def django_env(extra: Mapping[str, str]) -> dict[str, str]:
+def django_env(extra: Mapping[str, str], *, cwd: Path = ROOT) -> dict[str, str]:
     env = dict(os.environ)
     env["DJANGO_SETTINGS_MODULE"] = "tests.project.settings"
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    paths = [str(cwd), str(ROOT), env.get("PYTHONPATH")]
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, dict.fromkeys(paths)))
     env.update(extra)
     return env
 
 
-def manage(env: Mapping[str, str], *args: str) -> str:
+def manage(
+    env: Mapping[str, str],
+    *args: str,
+    settings: str = "tests.project.settings",
+    cwd: Path = ROOT,
+) -> str:
     """Run ``django-admin`` in a new OS process (as ``manage.py`` would) and return stdout."""
     result = subprocess.run(
         [sys.executable, "-m", "django", *args],
-        env=django_env(env),
-        cwd=ROOT,
+        env=django_env({"DJANGO_SETTINGS_MODULE": settings, **env}, cwd=cwd),
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=120,
@@ -152,7 +158,10 @@ def create_database(path: Path) -> dict[str, int]:
 
 
 class AsgiServer:
-    """The test project under a real ASGI server (daphne by default, or uvicorn)."""
+    """A Django project under a real ASGI server (daphne by default, or uvicorn).
+
+    The test project unless ``app``, ``settings`` and ``cwd`` name another one.
+    """
 
     def __init__(
         self,
@@ -161,11 +170,16 @@ class AsgiServer:
         *,
         server: str = "daphne",
         max_message_size: int = 65536,
+        app: str = "tests.project.asgi:application",
+        settings: str = "tests.project.settings",
+        cwd: Path = ROOT,
     ) -> None:
         self.port = free_port()
-        self.env = dict(env)
+        self.env = {"DJANGO_SETTINGS_MODULE": settings, **env}
         self.server = server
         self.max_message_size = max_message_size
+        self.app = app
+        self.cwd = cwd
         self.log = workdir / f"{server}-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -174,7 +188,7 @@ class AsgiServer:
         return f"ws://127.0.0.1:{self.port}/ws/"
 
     def command(self) -> list[str]:
-        app = "tests.project.asgi:application"
+        app = self.app
         if self.server == "uvicorn":
             return [
                 sys.executable,
@@ -209,8 +223,8 @@ class AsgiServer:
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(
                 self.command(),
-                env=django_env(self.env),
-                cwd=ROOT,
+                env=django_env(self.env, cwd=self.cwd),
+                cwd=self.cwd,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

@@ -3,63 +3,30 @@
 from __future__ import annotations
 
 import http.cookiejar
-import os
 import re
-import subprocess
-import sys
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from .conftest import ws_connect
-from .servers import ROOT, _port_open, _wait_until, free_port
+from .servers import ROOT, AsgiServer, manage
 
 pytestmark = pytest.mark.live
 EXAMPLE = ROOT / "example_project"
 
 
-def _env(db: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "DJANGO_"))}
-    env.update(DJANGO_SETTINGS_MODULE="demo.settings", DEMO_DB=str(db))
-    env["PYTHONPATH"] = os.pathsep.join([str(EXAMPLE), str(ROOT / "src")])
-    return env
-
-
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("demo")
-    env = _env(workdir / "demo.sqlite3")
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "-v0"], cwd=EXAMPLE, env=env, check=True)
-    setup = subprocess.run(
-        [*manage, "demo_setup"], cwd=EXAMPLE, env=env, check=True, capture_output=True, text=True
-    )
-    assert "alice / alice-demo" in setup.stdout
-    port = free_port()
-    log = workdir / "daphne.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "demo.asgi:application",
-            ],
-            cwd=EXAMPLE,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    _wait_until(lambda: _port_open(port), proc, "demo daphne", log)
-    yield f"127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(10)
+    env = {"DEMO_DB": str(workdir / "demo.sqlite3")}
+    django = {"settings": "demo.settings", "cwd": EXAMPLE}
+    manage(env, "migrate", "-v0", **django)
+    assert "alice / alice-demo" in manage(env, "demo_setup", **django)
+    server = AsgiServer(workdir, env, app="demo.asgi:application", **django)
+    server.start()
+    yield f"127.0.0.1:{server.port}"
+    server.stop()
 
 
 class Browser:
