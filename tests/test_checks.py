@@ -145,6 +145,18 @@ CASES = [
     pytest.param({"MAX_MESSAGE_SIZE": 0}, {}, ["livepush.E016"], id="E016"),
     pytest.param({"JWT_USER_ID_CLAIM": ""}, {}, ["livepush.E017"], id="E017-claim"),
     pytest.param({"JWT_QUERY_PARAM": ""}, {}, ["livepush.E017"], id="E017-query-param"),
+    pytest.param({"PRESENCE_TTL": 0}, {}, ["livepush.E018"], id="E018-ttl"),
+    pytest.param({"PRESENCE_SWEEP_INTERVAL": 60}, {}, ["livepush.E018"], id="E018-sweep"),
+    pytest.param({"PRESENCE_GRACE": -1}, {}, ["livepush.E018"], id="E018-grace"),
+    pytest.param(
+        {"PRESENCE_AUDIENCE": "no.such.audience"}, {}, ["livepush.E019"], id="E019-import"
+    ),
+    pytest.param(
+        {"PRESENCE_AUDIENCE": "livepush.conf.DEFAULTS"},
+        {},
+        ["livepush.E019"],
+        id="E019-not-callable",
+    ),
     pytest.param({}, {"DEBUG": False}, ["livepush.W001"], id="W001"),
     pytest.param(
         {},

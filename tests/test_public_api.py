@@ -22,6 +22,7 @@ PUBLIC_MODULES = [
     "livepush.exceptions",
     "livepush.heartbeat",
     "livepush.layers",
+    "livepush.presence",
     "livepush.protocol",
     "livepush.push",
     "livepush.registry",

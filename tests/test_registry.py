@@ -58,7 +58,13 @@ class Order(TypedDict):
 
 
 def test_builtin_enum_is_the_seed_table_plus_protocol_types():
-    assert [m.value for m in WebSocketMessageType] == [*SEED_TYPES, "PING", "PONG", "ERROR"]
+    assert [m.value for m in WebSocketMessageType] == [
+        *SEED_TYPES,
+        "PING",
+        "PONG",
+        "ERROR",
+        "PRESENCE_SNAPSHOT",
+    ]
     assert all(m.name == m.value for m in WebSocketMessageType)
     assert str(WebSocketMessageType.PHOTO_UPLOADED) == "PHOTO_UPLOADED"
     assert WebSocketMessageType.PHOTO_UPLOADED == "PHOTO_UPLOADED"

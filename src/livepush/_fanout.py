@@ -162,6 +162,13 @@ def get_fanout(layer: Any) -> Fanout:
     return fanout
 
 
+async def rejoin_all() -> None:
+    """Join every group of this event loop's fan-outs again (Redis lost its data)."""
+    loop = asyncio.get_running_loop()
+    for fanout in list(_fanouts.get(loop, {}).values()):
+        await fanout._rejoin()
+
+
 def reset() -> None:
     """Forget every fan-out (for tests that replace the channel layer)."""
     for per_loop in list(_fanouts.values()):

@@ -40,6 +40,13 @@ _TYPES: dict[str, tuple[Any, ...]] = {
     "CHANNEL_LAYER": (str,),
     "USER_GROUP": (str,),
     "BROADCAST_GROUP": (str,),
+    "PRESENCE": (bool,),
+    "PRESENCE_TTL": _NUMBER,
+    "PRESENCE_GRACE": _NUMBER,
+    "PRESENCE_SWEEP_INTERVAL": _NUMBER,
+    "PRESENCE_AUDIENCE": (str, None),
+    "PRESENCE_REDIS_URL": (str, None),
+    "PRESENCE_PREFIX": (str,),
 }
 _HMAC = {"HS256": 32, "HS384": 48, "HS512": 64}
 _GROUP_NAME = re.compile(r"^[a-zA-Z\d\-_.]{1,99}$")
@@ -97,6 +104,44 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
     errors += _check_message_types(bad_types)
     errors += _check_consumer(bad_types)
     errors += _check_misc(bad_types)
+    errors += _check_presence(bad_types)
+    return errors
+
+
+def _check_presence(bad: set[str]) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    keys = {"PRESENCE_TTL", "PRESENCE_GRACE", "PRESENCE_SWEEP_INTERVAL"}
+    if not bad & keys:
+        ttl = livepush_settings.PRESENCE_TTL
+        grace = livepush_settings.PRESENCE_GRACE
+        sweep = livepush_settings.PRESENCE_SWEEP_INTERVAL
+        if ttl <= 0 or sweep <= 0 or grace < 0 or sweep >= ttl:
+            errors.append(
+                Error(
+                    f"LIVEPUSH presence timings do not work together (PRESENCE_TTL={ttl!r}, "
+                    f"PRESENCE_GRACE={grace!r}, PRESENCE_SWEEP_INTERVAL={sweep!r}).",
+                    hint="PRESENCE_TTL and PRESENCE_SWEEP_INTERVAL must be positive with the "
+                    "sweep shorter than the TTL, and PRESENCE_GRACE not negative; the defaults "
+                    "are 45, 3 and 2 seconds.",
+                    id="livepush.E018",
+                )
+            )
+    if "PRESENCE_AUDIENCE" not in bad and livepush_settings.PRESENCE_AUDIENCE is not None:
+        try:
+            audience = livepush_settings.import_setting("PRESENCE_AUDIENCE")
+        except Exception as exc:
+            audience, message = None, str(exc)
+        else:
+            message = f"LIVEPUSH['PRESENCE_AUDIENCE'] is {audience!r}, which is not callable."
+        if not callable(audience):
+            errors.append(
+                Error(
+                    message,
+                    hint="Give the dotted path of a function that takes a user and returns the "
+                    "user ids and group names to tell.",
+                    id="livepush.E019",
+                )
+            )
     return errors
 
 

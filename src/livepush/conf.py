@@ -36,6 +36,13 @@ DEFAULTS: Final[dict[str, Any]] = {
     "CHANNEL_LAYER": "default",
     "USER_GROUP": "user_{id}",
     "BROADCAST_GROUP": "broadcast",
+    "PRESENCE": True,
+    "PRESENCE_TTL": 45.0,
+    "PRESENCE_GRACE": 3.0,
+    "PRESENCE_SWEEP_INTERVAL": 2.0,
+    "PRESENCE_AUDIENCE": None,
+    "PRESENCE_REDIS_URL": None,
+    "PRESENCE_PREFIX": "livepush:presence",
 }
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from livepush import _aio
+from livepush import _aio, presence
 from livepush._fanout import Fanout, get_fanout
 from livepush.auth import AuthError
 from livepush.conf import livepush_settings
@@ -29,6 +29,7 @@ from livepush.protocol import (
     SUBPROTOCOL,
     CloseCode,
     ErrorCode,
+    encode_snapshot,
     error_frame,
 )
 from livepush.registry import TypeRef, get_registry
@@ -90,6 +91,7 @@ class LivePushConsumer(HeartbeatMixin, AsyncWebsocketConsumer):  # type: ignore[
         self._outbox: collections.deque[str] = collections.deque()
         self._flusher: asyncio.Task[None] | None = None
         self._fanout: Fanout | None = None
+        self._presence: presence.Tracker | None = None
 
     @property
     def channel_layer_alias(self) -> str:
@@ -103,6 +105,10 @@ class LivePushConsumer(HeartbeatMixin, AsyncWebsocketConsumer):  # type: ignore[
 
     async def connect(self) -> None:
         """Called after the connection is accepted and the groups are joined."""
+
+    async def get_visible_online_user_ids(self, online: list[Any]) -> list[Any]:
+        """Filter the ``PRESENCE_SNAPSHOT`` this connection gets; all online users by default."""
+        return online
 
     async def disconnect(self, code: int) -> None:
         """Called when an authenticated connection closed, after its groups were left.
@@ -197,6 +203,8 @@ class LivePushConsumer(HeartbeatMixin, AsyncWebsocketConsumer):  # type: ignore[
             await asyncio.gather(*(self._fanout.join(g, self) for g in self.joined_groups))
             await self.accept(self._subprotocol())
             self._accepted = True
+            if livepush_settings.PRESENCE:
+                await self._presence_connect(user)
             await self.connect()
         except Exception:
             logger.exception("Error while connecting a WebSocket; closing with 4000")
@@ -272,6 +280,12 @@ class LivePushConsumer(HeartbeatMixin, AsyncWebsocketConsumer):  # type: ignore[
 
     async def websocket_disconnect(self, message: Message) -> None:
         self.stop_heartbeat()
+        if self._presence is not None:
+            tracker, self._presence = self._presence, None
+            try:
+                await tracker.disconnect(self.user, self.channel_name)
+            except Exception as exc:
+                logger.warning("Presence could not record a disconnect: %r", exc)
         fanout, self._fanout = self._fanout, None
         if fanout is not None and self.joined_groups:
             results = await asyncio.gather(
@@ -289,6 +303,18 @@ class LivePushConsumer(HeartbeatMixin, AsyncWebsocketConsumer):  # type: ignore[
         raise StopConsumer()
 
     # Helpers --------------------------------------------------------------------------------
+
+    async def _presence_connect(self, user: Any) -> None:
+        tracker = presence.get_tracker()
+        try:
+            await tracker.connect(user, self.channel_name)
+            self._presence = tracker
+            online = await self.get_visible_online_user_ids(await presence.aonline_user_ids())
+        except Exception as exc:
+            # Presence is best effort: the connection works without it.
+            logger.warning("Presence could not record a connection: %r", exc)
+            return
+        await self.send(text_data=encode_snapshot(online))
 
     async def send_error(self, code: ErrorCode, detail: str) -> None:
         """Send an ``ERROR`` frame; the connection stays open."""

@@ -17,6 +17,7 @@ __all__ = [
     "TOKEN_SUBPROTOCOL_PREFIX",
     "CloseCode",
     "ErrorCode",
+    "encode_snapshot",
     "error_frame",
 ]
 
@@ -74,6 +75,13 @@ class ErrorCode(str, enum.Enum):
 
 PING_FRAME: Final = '{"type":"PING"}'
 PONG_FRAME: Final = '{"type":"PONG"}'
+
+
+def encode_snapshot(user_ids: list[object]) -> str:
+    """Encode a ``PRESENCE_SNAPSHOT`` frame: ``{"type": ..., "data": {"user_ids": [...]}}``."""
+    return json.dumps(
+        {"type": "PRESENCE_SNAPSHOT", "data": {"user_ids": user_ids}}, separators=(",", ":")
+    )
 
 
 def error_frame(code: ErrorCode, detail: str) -> str:

@@ -56,13 +56,14 @@ class WebSocketMessageType(str, enum.Enum):
     PING = "PING"
     PONG = "PONG"
     ERROR = "ERROR"
+    PRESENCE_SNAPSHOT = "PRESENCE_SNAPSHOT"
 
     def __str__(self) -> str:
         return str(self.value)
 
 
 #: Types that belong to the wire protocol itself and are never pushed by application code.
-PROTOCOL_TYPES: frozenset[str] = frozenset({"PING", "PONG", "ERROR"})
+PROTOCOL_TYPES: frozenset[str] = frozenset({"PING", "PONG", "ERROR", "PRESENCE_SNAPSHOT"})
 
 TypeRef: TypeAlias = str | enum.Enum
 

@@ -2,7 +2,8 @@
 
 The live tests steer the server processes through environment variables:
 LIVEPUSH_TEST_DB (SQLite file), LIVEPUSH_TEST_REDIS_URL (use Redis through
-livepush.layers.redis_channel_layer), LIVEPUSH_TEST_HEARTBEAT ("interval,timeout" seconds).
+livepush.layers.redis_channel_layer), LIVEPUSH_TEST_HEARTBEAT ("interval,timeout" seconds),
+LIVEPUSH_TEST_PRESENCE ("ttl,grace,sweep" seconds; presence is off without it).
 """
 
 from __future__ import annotations
@@ -48,7 +49,16 @@ else:
 
 _interval, _, _timeout = os.environ.get("LIVEPUSH_TEST_HEARTBEAT", "30,10").partition(",")
 
+# Presence is off unless a test turns it on, here with LIVEPUSH_TEST_PRESENCE="ttl,grace,sweep",
+# so that other tests see only the frames they are about.
+_presence = os.environ.get("LIVEPUSH_TEST_PRESENCE")
+_ttl, _grace, _sweep = (_presence or "45,3,2").split(",")
+
 LIVEPUSH = {
+    "PRESENCE": bool(_presence),
+    "PRESENCE_TTL": float(_ttl),
+    "PRESENCE_GRACE": float(_grace),
+    "PRESENCE_SWEEP_INTERVAL": float(_sweep),
     "HEARTBEAT_INTERVAL": float(_interval),
     "HEARTBEAT_TIMEOUT": float(_timeout),
     "MESSAGE_TYPES": ["tests.project.messages.TestMessageType"],

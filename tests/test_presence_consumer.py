@@ -1,0 +1,133 @@
+"""Presence through the consumer, in process: memory backend, WebsocketCommunicator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.test import override_settings
+
+from livepush import presence
+from livepush.routing import websocket_application
+from livepush.tokens import issue_access_token
+
+WAIT = 10.0
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def audience_of_friends(user: Any) -> list[Any]:
+    """A PRESENCE_AUDIENCE callable: tell user ids and a group."""
+    return [user.pk, "friends"]
+
+
+@pytest.fixture(autouse=True)
+def presence_on() -> Iterator[None]:
+    config = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    live = {**settings.LIVEPUSH, "PRESENCE": True, "PRESENCE_GRACE": 0, "PRESENCE_TTL": 30}
+    presence._memory = None
+    with override_settings(CHANNEL_LAYERS=config, LIVEPUSH=live):
+        yield
+    presence._memory = None
+
+
+@pytest.fixture
+def users(transactional_db: None) -> dict[str, Any]:
+    model = get_user_model()
+    return {name: model.objects.create_user(name) for name in ("alice", "bob")}
+
+
+async def connect(user: Any) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(
+        websocket_application(),
+        "/ws/",
+        headers=[(b"origin", b"http://testserver")],
+        subprotocols=["livepush", f"livepush.token.{issue_access_token(user)}"],
+    )
+    assert (await communicator.connect(timeout=WAIT))[0]
+    return communicator
+
+
+async def frames_until(communicator: WebsocketCommunicator, type_: str) -> list[dict[str, Any]]:
+    frames = []
+    while not frames or frames[-1]["type"] != type_:
+        frames.append(await communicator.receive_json_from(timeout=WAIT))
+    return frames
+
+
+async def test_connect_snapshot_events_and_signals(users):
+    alice, bob = users["alice"], users["bob"]
+    seen: list[tuple[str, Any]] = []
+
+    def on_online(sender: Any, user_id: Any, **kwargs: Any) -> None:
+        seen.append(("online", user_id))
+
+    async def on_offline(sender: Any, user_id: Any, **kwargs: Any) -> None:
+        seen.append(("offline", user_id))
+
+    presence.user_online.connect(on_online)
+    presence.user_offline.connect(on_offline)
+    try:
+        a = await connect(alice)
+        frames = await frames_until(a, "PRESENCE_SNAPSHOT")
+        assert {"type": "USER_PRESENCE_CONNECTED", "data": {"user_id": alice.pk}} in frames
+        assert frames[-1]["data"]["user_ids"] == [alice.pk]
+
+        b = await connect(bob)
+        assert (await frames_until(b, "PRESENCE_SNAPSHOT"))[-1]["data"]["user_ids"] == [
+            alice.pk,
+            bob.pk,
+        ]
+        assert (await frames_until(a, "USER_PRESENCE_CONNECTED"))[-1]["data"] == {"user_id": bob.pk}
+        assert await presence.aconnection_count(bob.pk) == 1
+        assert await presence.ais_online(bob.pk)
+
+        await b.disconnect(timeout=WAIT)
+        assert (await frames_until(a, "USER_PRESENCE_DISCONNECTED"))[-1]["data"] == {
+            "user_id": bob.pk
+        }
+        assert not await presence.ais_online(bob.pk)
+        assert await presence.aonline_user_ids() == [alice.pk]
+        await a.disconnect(timeout=WAIT)
+    finally:
+        presence.user_online.disconnect(on_online)
+        presence.user_offline.disconnect(on_offline)
+    assert seen == [
+        ("online", alice.pk),
+        ("online", bob.pk),
+        ("offline", bob.pk),
+        ("offline", alice.pk),
+    ]
+
+
+async def test_presence_audience_setting_picks_who_is_told(users):
+    alice, bob = users["alice"], users["bob"]
+    path = "tests.test_presence_consumer.audience_of_friends"
+    with override_settings(
+        LIVEPUSH={
+            **settings.LIVEPUSH,
+            "PRESENCE": True,
+            "PRESENCE_GRACE": 0,
+            "PRESENCE_AUDIENCE": path,
+        }
+    ):
+        b = await connect(bob)
+        await frames_until(b, "PRESENCE_SNAPSHOT")
+        a = await connect(alice)
+        # Alice's event goes to alice herself (user group) and "friends", not to broadcast.
+        frames = await frames_until(a, "PRESENCE_SNAPSHOT")
+        assert {"type": "USER_PRESENCE_CONNECTED", "data": {"user_id": alice.pk}} in frames
+        await a.disconnect(timeout=WAIT)
+        assert await b.receive_nothing(timeout=0.3)
+        await b.disconnect(timeout=WAIT)
+
+
+async def test_presence_off_sends_no_presence_frames(users):
+    with override_settings(LIVEPUSH={**settings.LIVEPUSH, "PRESENCE": False}):
+        a = await connect(users["alice"])
+        await a.send_json_to({"type": "PING"})
+        assert await a.receive_json_from(timeout=WAIT) == {"type": "PONG"}
+        await a.disconnect(timeout=WAIT)

@@ -1,0 +1,168 @@
+"""Presence over real sockets: two daphne processes sharing one redis-server.
+
+The presence TTL is 2 s, the grace period 0.3 s and the sweep interval 0.2 s in these servers,
+so expiry happens within the test's patience; the defaults are 45, 3 and 2 seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from typing import Any
+
+import pytest
+
+from .conftest import WAIT, Client, ws_connect
+from .servers import AsgiServer
+
+pytestmark = [pytest.mark.live, pytest.mark.redis]
+
+PRESENCE = {"LIVEPUSH_TEST_PRESENCE": "2,0.3,0.2"}
+CONNECTED, DISCONNECTED = "USER_PRESENCE_CONNECTED", "USER_PRESENCE_DISCONNECTED"
+PRESENCE_TYPES = {CONNECTED, DISCONNECTED}
+
+
+def _server(live_env, tmp_path_factory, name):
+    server = AsgiServer(tmp_path_factory.mktemp(name), {**live_env, **PRESENCE})
+    server.start()
+    return server
+
+
+@pytest.fixture(scope="module")
+def server_a(live_env, tmp_path_factory):
+    server = _server(live_env, tmp_path_factory, "presence-a")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def server_b(live_env, tmp_path_factory):
+    server = _server(live_env, tmp_path_factory, "presence-b")
+    yield server
+    server.stop()
+
+
+async def presence_events(client: Client, user_id: int, until_marker: bool = False) -> Any:
+    """Return the next presence event about ``user_id`` (or, with ``until_marker``, every one
+    up to the next ``SYSTEM_NOTIFICATION``)."""
+    events = []
+    while True:
+        frame = await client.recv()
+        if until_marker and frame["type"] == "SYSTEM_NOTIFICATION":
+            return events
+        if frame["type"] in PRESENCE_TYPES and frame["data"]["user_id"] == user_id:
+            if not until_marker:
+                return frame["type"]
+            events.append(frame["type"])
+
+
+@pytest.fixture
+def marker(push_from_other_process, users):
+    """Push a SYSTEM_NOTIFICATION to dave, the observer, from another process."""
+
+    def send() -> None:
+        push_from_other_process(
+            "from livepush import send_ws_message_to_user; "
+            f"send_ws_message_to_user({users['dave']}, 'SYSTEM_NOTIFICATION', {{'marker': 1}})"
+        )
+
+    return send
+
+
+async def test_a_new_connection_gets_a_snapshot_with_itself(server_a, users, token_for):
+    async with ws_connect(server_a.url, token=token_for(users["bob"])) as bob:
+        frame = await bob.recv()
+        while frame["type"] != "PRESENCE_SNAPSHOT":
+            frame = await bob.recv()
+        assert users["bob"] in frame["data"]["user_ids"]
+
+
+async def test_two_tabs_on_two_servers_one_disconnected_event_for_the_last(
+    server_a, server_b, users, token_for, marker
+):
+    alice = users["alice"]
+    async with ws_connect(server_a.url, token=token_for(users["dave"])) as observer:
+        async with ws_connect(server_a.url, token=token_for(alice)):
+            assert await presence_events(observer, alice) == CONNECTED
+            async with ws_connect(server_b.url, token=token_for(alice)):
+                pass  # the second tab, on the other server, closes first
+        # Only the last close (after the grace period) makes alice offline.
+        assert await presence_events(observer, alice) == DISCONNECTED
+        marker()
+        assert await presence_events(observer, alice, until_marker=True) == []
+
+
+async def test_redis_flush_is_repaired_within_one_refresh(
+    server_a, users, token_for, redis_server, live_env
+):
+    alice = users["alice"]
+    async with ws_connect(server_a.url, token=token_for(users["dave"])) as observer:
+        async with ws_connect(server_a.url, token=token_for(alice)):
+            assert await presence_events(observer, alice) == CONNECTED
+            assert redis_server.command("FLUSHALL").startswith(b"+OK")
+            # The next refresh finds alice's entry gone, writes it again, rejoins this process's
+            # channel-layer groups (the flush emptied them too) and says she is online.
+            assert await presence_events(observer, alice) == CONNECTED
+            assert await _is_online(redis_server, alice)
+        assert await presence_events(observer, alice) == DISCONNECTED
+
+
+async def _is_online(redis_server, user_id: int) -> bool:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(redis_server.url)
+    try:
+        return await client.zscore("livepush:presence:u", str(user_id)) is not None
+    finally:
+        await client.aclose()
+
+
+async def test_rapid_cycles_over_both_servers_end_balanced(
+    server_a, server_b, users, token_for, marker, redis_server
+):
+    alice = users["alice"]
+    token = token_for(alice)
+    urls = [server_a.url, server_b.url]
+    async with ws_connect(server_a.url, token=token_for(users["dave"])) as observer:
+
+        async def cycle(i: int) -> None:
+            async with ws_connect(urls[i % 2], token=token):
+                pass
+
+        for start in range(0, 200, 20):
+            await asyncio.gather(*(cycle(i) for i in range(start, start + 20)))
+        events = []
+        while events.count(CONNECTED) == 0 or events.count(CONNECTED) != events.count(DISCONNECTED):
+            events.append(await presence_events(observer, alice))
+        marker()
+        assert await presence_events(observer, alice, until_marker=True) == []
+        assert not await _is_online(redis_server, alice)
+
+
+@pytest.fixture
+def doomed_server(live_env, tmp_path_factory):
+    server = _server(live_env, tmp_path_factory, "presence-doomed")
+    yield server
+    server.stop()
+
+
+async def test_sigkill_of_the_server_holding_the_only_connection(
+    server_a, doomed_server, users, token_for
+):
+    bob = users["bob"]
+    async with (
+        ws_connect(server_a.url, token=token_for(users["dave"])) as observer,
+        ws_connect(doomed_server.url, token=token_for(bob)) as doomed,
+    ):
+        assert await presence_events(observer, bob) == CONNECTED
+        killed_at = time.monotonic()
+        os.kill(doomed_server.proc.pid, signal.SIGKILL)
+        doomed_server.proc.wait(WAIT)
+        # The surviving server's sweep notices the entry lapse and says so.
+        assert await presence_events(observer, bob) == DISCONNECTED
+        detected = time.monotonic() - killed_at
+        # Reported, not asserted: the bound is PRESENCE_TTL + PRESENCE_SWEEP_INTERVAL.
+        print(f"presence: killed server detected after {detected:.2f}s (TTL 2 s, sweep 0.2 s)")
+        assert await doomed.closed_with() == 1006
