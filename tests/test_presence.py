@@ -129,3 +129,54 @@ async def test_concurrent_cycles_from_two_clients_stay_balanced(redis_server):
     finally:
         for client in clients:
             await client.aclose()
+
+
+async def test_a_lapsed_user_is_offline_before_any_sweep(make_backend):
+    backend = make_backend(ttl=0.3)
+    await backend.connect("9", "on-a-dead-server")
+    assert await backend.is_online("9")
+
+    async def offline() -> bool:
+        return not await backend.online_user_ids() and not await backend.is_online("9")
+
+    assert await until(offline, "the lease to lapse")
+
+
+async def test_a_connection_whose_connect_failed_is_never_refreshed(settings):
+    from livepush import presence
+
+    class Failing(MemoryPresence):
+        async def connect(self, user_id: str, conn_id: str) -> bool:
+            raise ConnectionError("Redis went away")
+
+    settings.LIVEPUSH = {**settings.LIVEPUSH, "PRESENCE": True, "PRESENCE_GRACE": 0}
+    presence._memory = Failing(float(settings.LIVEPUSH["PRESENCE_TTL"]), 0.0)
+    tracker = presence.Tracker()
+    try:
+
+        class User:
+            pk = 5
+
+        with pytest.raises(ConnectionError):
+            await tracker.connect(User(), "conn")
+        assert tracker.connections == {}
+    finally:
+        tracker.stop()
+        presence._memory = None
+
+
+@pytest.mark.redis
+async def test_a_sync_query_on_the_servers_loop_keeps_its_shared_client(redis_server, settings):
+    from asgiref.sync import sync_to_async
+
+    from livepush import presence
+
+    settings.LIVEPUSH = {**settings.LIVEPUSH, "PRESENCE_REDIS_URL": redis_server.url}
+    backend = presence.get_backend()
+    await backend.connect("3", "tab")
+    # A sync view under ASGI: sync_to_async thread, whose async_to_sync runs on this loop.
+    assert await sync_to_async(presence.is_online)(3) is True
+    assert presence.get_backend() is backend
+    assert await backend.connection_count("3") == 1  # the client still works
+    await backend.disconnect("3", "tab")
+    await backend.client.aclose()

@@ -19,6 +19,11 @@ WAIT = 10.0
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def audience_from_the_database(user: Any) -> list[Any]:
+    """A sync PRESENCE_AUDIENCE callable that uses the ORM, as real ones do."""
+    return list(get_user_model().objects.exclude(pk=user.pk).values_list("pk", flat=True))
+
+
 def audience_of_friends(user: Any) -> list[Any]:
     """A PRESENCE_AUDIENCE callable: tell user ids and a group."""
     return [user.pk, "friends"]
@@ -72,9 +77,15 @@ async def test_connect_snapshot_events_and_signals(users):
     presence.user_offline.connect(on_offline)
     try:
         a = await connect(alice)
-        frames = await frames_until(a, "PRESENCE_SNAPSHOT")
-        assert {"type": "USER_PRESENCE_CONNECTED", "data": {"user_id": alice.pk}} in frames
-        assert frames[-1]["data"]["user_ids"] == [alice.pk]
+        # The snapshot comes first; events (her own arrival included) follow it.
+        assert await a.receive_json_from(timeout=WAIT) == {
+            "type": "PRESENCE_SNAPSHOT",
+            "data": {"user_ids": [alice.pk]},
+        }
+        assert await a.receive_json_from(timeout=WAIT) == {
+            "type": "USER_PRESENCE_CONNECTED",
+            "data": {"user_id": alice.pk},
+        }
 
         b = await connect(bob)
         assert (await frames_until(b, "PRESENCE_SNAPSHOT"))[-1]["data"]["user_ids"] == [
@@ -116,11 +127,16 @@ async def test_presence_audience_setting_picks_who_is_told(users):
     ):
         b = await connect(bob)
         await frames_until(b, "PRESENCE_SNAPSHOT")
+        # Bob is told of himself (his user group is in his audience)...
+        assert (await frames_until(b, "USER_PRESENCE_CONNECTED"))[-1]["data"] == {"user_id": bob.pk}
         a = await connect(alice)
         # Alice's event goes to alice herself (user group) and "friends", not to broadcast.
-        frames = await frames_until(a, "PRESENCE_SNAPSHOT")
-        assert {"type": "USER_PRESENCE_CONNECTED", "data": {"user_id": alice.pk}} in frames
+        await frames_until(a, "PRESENCE_SNAPSHOT")
+        assert (await frames_until(a, "USER_PRESENCE_CONNECTED"))[-1]["data"] == {
+            "user_id": alice.pk
+        }
         await a.disconnect(timeout=WAIT)
+        # ...but not of alice, whose audience is herself and "friends".
         assert await b.receive_nothing(timeout=0.3)
         await b.disconnect(timeout=WAIT)
 
@@ -131,3 +147,19 @@ async def test_presence_off_sends_no_presence_frames(users):
         await a.send_json_to({"type": "PING"})
         assert await a.receive_json_from(timeout=WAIT) == {"type": "PONG"}
         await a.disconnect(timeout=WAIT)
+
+
+async def test_a_sync_audience_may_use_the_orm(users):
+    alice, bob = users["alice"], users["bob"]
+    path = "tests.test_presence_consumer.audience_from_the_database"
+    live = {**settings.LIVEPUSH, "PRESENCE": True, "PRESENCE_GRACE": 0, "PRESENCE_AUDIENCE": path}
+    with override_settings(LIVEPUSH=live):
+        b = await connect(bob)
+        await frames_until(b, "PRESENCE_SNAPSHOT")
+        a = await connect(alice)
+        # Bob is in alice's audience (everyone but her), computed with a query.
+        assert (await frames_until(b, "USER_PRESENCE_CONNECTED"))[-1]["data"] == {
+            "user_id": alice.pk
+        }
+        await a.disconnect(timeout=WAIT)
+        await b.disconnect(timeout=WAIT)

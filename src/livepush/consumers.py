@@ -92,6 +92,8 @@ class LivePushConsumer(HeartbeatMixin, AsyncWebsocketConsumer):  # type: ignore[
         self._flusher: asyncio.Task[None] | None = None
         self._fanout: Fanout | None = None
         self._presence: presence.Tracker | None = None
+        # While True, pushes wait in the outbox: the presence snapshot must go first.
+        self._holding = False
 
     @property
     def channel_layer_alias(self) -> str:
@@ -145,7 +147,7 @@ class LivePushConsumer(HeartbeatMixin, AsyncWebsocketConsumer):  # type: ignore[
         in a task of this connection's, and later frames queue behind it, so one slow client
         never holds up the others.
         """
-        if self._flusher is not None:
+        if self._flusher is not None or self._holding:
             self._outbox.append(text)
             return
         send = self.base_send({"type": "websocket.send", "text": text})
@@ -199,12 +201,16 @@ class LivePushConsumer(HeartbeatMixin, AsyncWebsocketConsumer):  # type: ignore[
                 *await self.get_groups(),
             ]
             self.joined_groups = list(dict.fromkeys(groups))
+            self._holding = bool(livepush_settings.PRESENCE)
             self._fanout = get_fanout(self.channel_layer)
             await asyncio.gather(*(self._fanout.join(g, self) for g in self.joined_groups))
             await self.accept(self._subprotocol())
             self._accepted = True
-            if livepush_settings.PRESENCE:
-                await self._presence_connect(user)
+            if self._holding:
+                try:
+                    await self._presence_connect(user)
+                finally:
+                    self._release()
             await self.connect()
         except Exception:
             logger.exception("Error while connecting a WebSocket; closing with 4000")
@@ -303,6 +309,14 @@ class LivePushConsumer(HeartbeatMixin, AsyncWebsocketConsumer):  # type: ignore[
         raise StopConsumer()
 
     # Helpers --------------------------------------------------------------------------------
+
+    def _release(self) -> None:
+        """Send the pushes held back while the snapshot was made, in order."""
+        self._holding = False
+        held = list(self._outbox)
+        self._outbox.clear()
+        for text in held:
+            self.livepush_deliver(text)
 
     async def _presence_connect(self, user: Any) -> None:
         tracker = presence.get_tracker()

@@ -59,6 +59,10 @@ user_online = Signal()
 user_offline = Signal()
 
 
+#: Users one sweep script handles; the tracker sweeps again while a batch comes back full.
+SWEEP_BATCH = 1000
+
+
 def _ms(seconds: float) -> int:
     return max(1, int(seconds * 1000))
 
@@ -84,6 +88,9 @@ class PresenceBackend:
 
     async def online_user_ids(self) -> list[str]:
         raise NotImplementedError
+
+    async def is_online(self, user_id: str) -> bool:
+        return user_id in await self.online_user_ids()
 
     async def connection_count(self, user_id: str) -> int:
         raise NotImplementedError
@@ -218,16 +225,26 @@ class RedisPresence(PresenceBackend):
         return recreated
 
     async def sweep(self) -> list[str]:
-        result = await self._sweep([self.users_key], [self.prefix, 1000])
+        result = await self._sweep([self.users_key], [self.prefix, SWEEP_BATCH])
         return [_text(u) for u in result]
 
+    async def _now_ms(self) -> int:
+        seconds, micros = await self.client.time()
+        return int(seconds) * 1000 + int(micros) // 1000
+
     async def online_user_ids(self) -> list[str]:
-        return [_text(u) for u in await self.client.zrange(self.users_key, 0, -1)]
+        # Users whose lease lapsed are offline even before a sweep removes them.
+        now = await self._now_ms()
+        users = await self.client.zrangebyscore(self.users_key, f"({now}", "+inf")
+        return [_text(u) for u in users]
+
+    async def is_online(self, user_id: str) -> bool:
+        score = await self.client.zscore(self.users_key, user_id)
+        return score is not None and score > await self._now_ms()
 
     async def connection_count(self, user_id: str) -> int:
-        seconds, micros = await self.client.time()
-        now_ms = int(seconds) * 1000 + int(micros) // 1000
-        return int(await self.client.zcount(f"{self.prefix}:c:{user_id}", f"({now_ms}", "+inf"))
+        now = await self._now_ms()
+        return int(await self.client.zcount(f"{self.prefix}:c:{user_id}", f"({now}", "+inf"))
 
 
 def _text(value: Any) -> str:
@@ -245,11 +262,12 @@ class MemoryPresence(PresenceBackend):
         self.grace = max(0.0, grace)
         self.conns: dict[str, dict[str, float]] = {}
         self.users: dict[str, float] = {}
-        self.closed: set[str] = set()
+        # Closed connection -> when its tombstone may go (as Redis's expire after 2 x TTL).
+        self.closed: dict[str, float] = {}
 
     async def connect(self, user_id: str, conn_id: str) -> bool:
         now = time.monotonic()
-        self.closed.discard(conn_id)
+        self.closed.pop(conn_id, None)
         came_online = user_id not in self.users
         self.conns.setdefault(user_id, {})[conn_id] = now + self.ttl
         self.users[user_id] = max(self.users.get(user_id, 0.0), now + self.ttl)
@@ -257,7 +275,7 @@ class MemoryPresence(PresenceBackend):
 
     async def disconnect(self, user_id: str, conn_id: str) -> bool:
         now = time.monotonic()
-        self.closed.add(conn_id)
+        self.closed[conn_id] = now + 2 * self.ttl
         conns = self.conns.get(user_id, {})
         conns.pop(conn_id, None)
         for conn, expiry in list(conns.items()):
@@ -286,6 +304,9 @@ class MemoryPresence(PresenceBackend):
 
     async def sweep(self) -> list[str]:
         now = time.monotonic()
+        for conn_id, until in list(self.closed.items()):
+            if until <= now:
+                del self.closed[conn_id]
         offline = []
         for user_id, deadline in list(self.users.items()):
             if deadline > now:
@@ -301,7 +322,8 @@ class MemoryPresence(PresenceBackend):
         return offline
 
     async def online_user_ids(self) -> list[str]:
-        return list(self.users)
+        now = time.monotonic()
+        return [u for u, deadline in self.users.items() if deadline > now]
 
     async def connection_count(self, user_id: str) -> int:
         now = time.monotonic()
@@ -316,35 +338,50 @@ _redis_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RedisPresen
 )
 
 
-def redis_url() -> str | None:
-    """``PRESENCE_REDIS_URL``, or the first host of a Redis channel layer, or ``None``."""
+def redis_host() -> dict[str, Any] | None:
+    """The Redis presence uses, as a host dict: ``PRESENCE_REDIS_URL``, or the first host of a
+    Redis channel layer (its password, TLS and Sentinel settings included), or ``None``."""
+    from livepush.layers import normalize_hosts
+
     url = livepush_settings.PRESENCE_REDIS_URL
     if url:
-        return str(url)
+        return normalize_hosts([str(url)])[0]
     from django.conf import settings
 
     config = (getattr(settings, "CHANNEL_LAYERS", {}) or {}).get(livepush_settings.CHANNEL_LAYER)
     if not isinstance(config, dict) or "redis" not in str(config.get("BACKEND", "")).lower():
         return None
-    hosts = (config.get("CONFIG") or {}).get("hosts") or ["redis://localhost:6379"]
-    host = hosts[0]
-    if isinstance(host, str):
-        return host
-    if isinstance(host, (tuple, list)):
-        return f"redis://{host[0]}:{host[1]}"
-    if isinstance(host, dict) and "address" in host:
-        return str(host["address"])
-    if isinstance(host, dict) and "host" in host:
-        return f"redis://{host['host']}:{host.get('port', 6379)}/{host.get('db', 0)}"
-    return None
+    hosts = (config.get("CONFIG") or {}).get("hosts")
+    return normalize_hosts(list(hosts or [])[:1] or None)[0]
+
+
+# Pool options of the channel layer's host dicts that a plain client does not take.
+_POOL_ONLY = ("max_connections", "timeout")
+
+
+def _client(host: dict[str, Any]) -> Redis:
+    from redis.asyncio import Redis
+    from redis.asyncio.sentinel import Sentinel
+
+    kwargs = {k: v for k, v in host.items() if k not in _POOL_ONLY}
+    if "master_name" in kwargs:
+        sentinels = kwargs.pop("sentinels")
+        options = kwargs.pop("sentinel_kwargs", None)
+        sentinel = Sentinel(sentinels, sentinel_kwargs=options)  # type: ignore[no-untyped-call]
+        client: Redis = sentinel.master_for(kwargs.pop("master_name"), **kwargs)
+        return client
+    address = kwargs.pop("address", None)
+    if address is not None:
+        return Redis.from_url(address, **kwargs)
+    return Redis(**kwargs)
 
 
 def get_backend() -> PresenceBackend:
     """The presence backend for the running event loop (Redis when the channel layer is)."""
     ttl = float(livepush_settings.PRESENCE_TTL)
     grace = float(livepush_settings.PRESENCE_GRACE)
-    url = redis_url()
-    if url is None:
+    host = redis_host()
+    if host is None:
         global _memory
         if _memory is None or (_memory.ttl, _memory.grace) != (ttl, max(0.0, grace)):
             _memory = MemoryPresence(ttl, grace)
@@ -352,11 +389,9 @@ def get_backend() -> PresenceBackend:
     loop = asyncio.get_running_loop()
     backend = _redis_clients.get(loop)
     prefix = str(livepush_settings.PRESENCE_PREFIX)
-    if backend is None or backend.prefix != prefix or backend.ttl_ms != _ms(ttl):
-        from redis.asyncio import Redis
-
-        client = Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
-        backend = _redis_clients[loop] = RedisPresence(client, prefix, ttl, grace)
+    wanted = (prefix, _ms(ttl), 0 if grace <= 0 else _ms(grace))
+    if backend is None or (backend.prefix, backend.ttl_ms, backend.grace_ms) != wanted:
+        backend = _redis_clients[loop] = RedisPresence(_client(host), prefix, ttl, grace)
     return backend
 
 
@@ -385,13 +420,17 @@ class Tracker:
 
     async def connect(self, user: Any, conn_id: str) -> None:
         user_id = str(user.pk)
-        self.connections[conn_id] = user_id
         self._ensure_running()
-        if await get_backend().connect(user_id, conn_id):
+        came_online = await get_backend().connect(user_id, conn_id)
+        # Only a recorded connection is refreshed: one whose connect failed must not come back.
+        self.connections[conn_id] = user_id
+        if came_online:
             await _announce(WebSocketMessageType.USER_PRESENCE_CONNECTED, user_id, user)
 
     async def disconnect(self, user: Any, conn_id: str) -> None:
-        user_id = self.connections.pop(conn_id, str(user.pk))
+        user_id = self.connections.pop(conn_id, None)
+        if user_id is None:
+            return
         if await get_backend().disconnect(user_id, conn_id):
             await _announce(WebSocketMessageType.USER_PRESENCE_DISCONNECTED, user_id, user)
 
@@ -419,12 +458,26 @@ class Tracker:
         while True:
             await asyncio.sleep(float(livepush_settings.PRESENCE_SWEEP_INTERVAL))
             try:
-                offline = await get_backend().sweep()
+                offline = await self.sweep_all()
             except Exception as exc:
                 logger.warning("Presence sweep failed: %r", exc)
                 continue
-            for user_id in offline:
-                await _announce(WebSocketMessageType.USER_PRESENCE_DISCONNECTED, user_id, None)
+            await asyncio.gather(
+                *(
+                    _announce(WebSocketMessageType.USER_PRESENCE_DISCONNECTED, user_id, None)
+                    for user_id in offline
+                )
+            )
+
+    async def sweep_all(self) -> list[str]:
+        """Sweep until nothing is due (a sweep handles at most ``SWEEP_BATCH`` users)."""
+        backend = get_backend()
+        offline: list[str] = []
+        while True:
+            batch = await backend.sweep()
+            offline += batch
+            if len(batch) < SWEEP_BATCH:
+                return offline
 
 
 _trackers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Tracker] = (
@@ -473,9 +526,13 @@ async def _audience_groups(user_id: str, user: Any) -> list[str]:
         user = await _load_user(user_id)
         if user is None:
             return [livepush_settings.broadcast_group]
-    result = func(user)
-    if asyncio.iscoroutine(result):
-        result = await result
+    if asyncio.iscoroutinefunction(func):
+        result = await func(user)
+    else:
+        # A sync audience may use the ORM (friends, album members): run it in a thread.
+        from channels.db import database_sync_to_async
+
+        result = await database_sync_to_async(func)(user)
     return _groups_of(result)
 
 
@@ -509,7 +566,7 @@ async def aonline_user_ids() -> list[Any]:
 
 async def ais_online(user_id: Any) -> bool:
     """Whether the user has a connection anywhere (or is in the grace period after the last)."""
-    return str(user_id) in await get_backend().online_user_ids()
+    return await get_backend().is_online(str(user_id))
 
 
 async def aconnection_count(user_id: Any) -> int:
@@ -537,11 +594,16 @@ def _with_fresh_client(func: Any) -> Any:
     # async_to_sync runs each call in an event loop of its own; close the Redis client made for
     # it so no connection outlives the call.
     async def run(*args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        had_backend = loop in _redis_clients
         try:
             return await func(*args)
         finally:
-            backend = _redis_clients.pop(asyncio.get_running_loop(), None)
-            if backend is not None:
-                await backend.client.aclose()
+            # Under ASGI a sync view's async_to_sync runs on the server's own loop: its shared
+            # client stays. Only a client made for this call is closed.
+            if not had_backend:
+                backend = _redis_clients.pop(loop, None)
+                if backend is not None:
+                    await backend.client.aclose()
 
     return run

@@ -10,7 +10,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.project.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402 - after Django is set up
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from livepush.routing import websocket_application  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application()})
+application = ProtocolTypeRouter(
+    # Static files too, for the browser tests' page and livepush.js.
+    {"http": ASGIStaticFilesHandler(django_asgi_app), "websocket": websocket_application()}
+)

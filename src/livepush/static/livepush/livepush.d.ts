@@ -1,0 +1,91 @@
+// Types of livepush.js, the django-livepush browser client. Generated message types
+// (`manage.py livepush_typescript`) plug in through the `M` type parameter: a map from message
+// type name to payload type, so `bind()` is typed per message type.
+
+/** Connection status. */
+export type Status = "connecting" | "open" | "reconnecting" | "closed" | "failed";
+
+/** A token, or a function (sync or async) called before every connect and reconnect. */
+export type TokenProvider = string | null | (() => string | null | Promise<string | null>);
+
+export interface LivePushOptions {
+  /** Default: ws:// or wss:// (from the page's scheme) on the current origin at /ws/. */
+  url?: string;
+  /** Called before every connect and reconnect, so an expired token is replaced. */
+  token?: TokenProvider;
+  /** "subprotocol" (default: `livepush` and `livepush.token.<JWT>`) or "query" (`?accessToken=`). */
+  tokenTransport?: "subprotocol" | "query";
+  /** Query parameter name for the "query" transport. Default "accessToken". */
+  queryParam?: string;
+  /** Reconnect backoff: first delay in ms (1000), multiplier (1.5), cap in ms (30000). */
+  initialDelay?: number;
+  multiplier?: number;
+  maxDelay?: number;
+  /** Reconnect attempts before status "failed" (20). */
+  maxAttempts?: number;
+  /** Jitter as a fraction of each delay: the delay is drawn from [d*(1-jitter), d]. Default 0.5. */
+  jitter?: number;
+  /** Outgoing queue while disconnected: at most this many messages (100) ... */
+  maxQueueSize?: number;
+  /** ... none older than this many ms (60000). */
+  maxQueueAge?: number;
+  /** Called with each message dropped from the queue (oldest first, or too old). */
+  onDrop?: (message: OutgoingMessage, reason: "overflow" | "expired") => void;
+  /** Server heartbeat: interval and timeout in ms (30000, 10000); silence for their sum => reconnect. */
+  heartbeatInterval?: number;
+  heartbeatTimeout?: number;
+  /** Connect at construction (true). */
+  autoConnect?: boolean;
+  /** For tests: the WebSocket constructor and a random source. */
+  WebSocket?: typeof WebSocket;
+  random?: () => number;
+}
+
+export interface OutgoingMessage {
+  type: string;
+  data?: unknown;
+}
+
+export interface StatusInfo {
+  status: Status;
+  /** Last close code and reason, when there was a close. */
+  code: number | null;
+  reason: string;
+  /** Reconnect attempts made since the last open. */
+  attempt: number;
+}
+
+export type Handler<T = unknown> = (data: T, type: string) => void;
+
+/** Close codes the server uses (docs/reference/protocol.md). */
+export declare const CloseCode: {
+  readonly NORMAL: 1000;
+  readonly MESSAGE_TOO_BIG: 1009;
+  readonly SERVER_ERROR: 4000;
+  readonly UNAUTHENTICATED: 4001;
+  readonly HEARTBEAT_TIMEOUT: 4002;
+  readonly MESSAGE_TOO_BIG_APP: 4009;
+};
+
+export declare class LivePush<M extends Record<string, unknown> = Record<string, unknown>> {
+  constructor(options?: LivePushOptions);
+  /** Connect (or reconnect now, resetting the attempt count). */
+  connect(): void;
+  /** Close and stop reconnecting; status "closed". */
+  close(code?: number, reason?: string): void;
+  /** Send now when open, else queue. */
+  send<K extends keyof M & string>(type: K, data?: M[K]): void;
+  bind<K extends keyof M & string>(type: K, handler: Handler<M[K]>): void;
+  unbind<K extends keyof M & string>(type: K, handler: Handler<M[K]>): void;
+  /** A handler for every message type. */
+  bindAll(handler: Handler): void;
+  unbindAll(handler: Handler): void;
+  readonly status: Status;
+  readonly statusInfo: StatusInfo;
+  /** Subscribe to status changes; returns the unsubscribe function. */
+  onStatus(listener: (info: StatusInfo) => void): () => void;
+  /** Messages waiting in the outgoing queue. */
+  readonly queued: number;
+}
+
+export default LivePush;

@@ -1,0 +1,92 @@
+"""livepush.js in a real browser: headless Chromium (Debian's) driven by Playwright for Python.
+
+The page comes from a real daphne server; the server is stopped and started again under the
+page, which must reconnect and deliver what it queued meanwhile.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from .servers import AsgiServer
+
+pytestmark = [pytest.mark.live, pytest.mark.redis]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+WAIT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def browser():
+    reason = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        reason = "playwright is not installed (pip install playwright)"
+    if reason is None and not os.path.exists(CHROMIUM):
+        reason = "chromium is not installed (apt-get install chromium)"
+    if reason is not None:
+        if os.environ.get("LIVEPUSH_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"LIVEPUSH_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def restartable_server(live_env, tmp_path_factory):
+    server = AsgiServer(tmp_path_factory.mktemp("browser"), live_env)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_page_receives_pushes_survives_a_server_restart_and_flushes_its_queue(
+    browser, restartable_server, users, token_for, push_from_other_process, tmp_path_factory
+):
+    dave = users["dave"]
+    page = browser.new_page()
+    base = f"http://127.0.0.1:{restartable_server.port}"
+    page.goto(f"{base}/client/?token={token_for(dave, lifetime=600)}")
+    page.wait_for_function(
+        "document.getElementById('status').textContent === 'open'", timeout=WAIT_MS
+    )
+
+    push_from_other_process(
+        f"from livepush import send_ws_message_to_user; "
+        f"send_ws_message_to_user({dave}, 'PHOTO_UPLOADED', {{'id': 1}})"
+    )
+    page.wait_for_function(
+        "window.frames_.some(f => f.type === 'PHOTO_UPLOADED' && f.data.id === 1)", timeout=WAIT_MS
+    )
+
+    restartable_server.stop()
+    page.wait_for_function("window.client.status === 'reconnecting'", timeout=WAIT_MS)
+    page.evaluate("window.client.send('ECHO', {n: 1}); window.client.send('ECHO', {n: 2})")
+    assert page.evaluate("window.client.queued") == 2
+
+    restartable_server.start()  # same port
+    page.wait_for_function(
+        "window.frames_.filter(f => f.type === 'ECHO').length === 2", timeout=WAIT_MS
+    )
+    echoes = page.evaluate("window.frames_.filter(f => f.type === 'ECHO').map(f => f.data.n)")
+    assert echoes == [1, 2]
+    statuses = page.evaluate("window.statuses")
+    assert statuses[statuses.index("reconnecting") :][-1] == "open"
+    assert page.evaluate("window.client.queued") == 0
+    shot = tmp_path_factory.getbasetemp() / "browser-after-restart.png"
+    page.screenshot(path=str(shot))
+    page.close()
