@@ -4,12 +4,14 @@
 Creates ``.venv`` beside this repository on first use, installs the package with its test extras
 into it, then runs pytest. Needs only Python 3.10+ and pip; the Redis tests are skipped when
 ``redis-server`` is not installed (``LIVEPUSH_REQUIRE_REDIS=1`` makes that a failure instead).
-``--lint`` also runs ruff and mypy.
+``--lint`` also runs ruff and mypy. With npm on the machine it installs the JavaScript tests' dev
+dependencies (``npm ci``); the browser tests need Debian's ``chromium``.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -34,6 +36,11 @@ def main(argv: list[str]) -> int:
         run(python, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
     extras = ".[test,lint,type]" if lint else ".[test]"
     run(python, "-m", "pip", "install", "--quiet", "--editable", extras)
+    # The JavaScript tests' dev dependencies (React, TypeScript), when npm is there; without it
+    # the JavaScript tests are skipped.
+    npm = shutil.which("npm")
+    if npm is not None and not (ROOT / "node_modules" / ".package-lock.json").exists():
+        run(npm, "ci", "--no-audit", "--no-fund")
     if lint:
         run(
             python,
