@@ -34,7 +34,7 @@ export interface LivePushOptions {
   /** Server heartbeat: interval and timeout in ms (30000, 10000); silence for their sum => reconnect. */
   heartbeatInterval?: number;
   heartbeatTimeout?: number;
-  /** Connect at construction (true). */
+  /** Connect at construction (true). Until connect(), the status is "closed". */
   autoConnect?: boolean;
   /** For tests: the WebSocket constructor and a random source. */
   WebSocket?: typeof WebSocket;
@@ -51,7 +51,11 @@ export interface StatusInfo {
   /** Last close code and reason, when there was a close. */
   code: number | null;
   reason: string;
-  /** Reconnect attempts made since the last open. */
+  /**
+   * Reconnect attempts made since the connection last proved healthy: the first frame from the
+   * server after an open resets it (the server accepts, then closes at once, a connection it
+   * refuses, so an open alone proves nothing).
+   */
   attempt: number;
 }
 
@@ -69,7 +73,7 @@ export declare const CloseCode: {
 
 export declare class LivePush<M extends Record<string, unknown> = Record<string, unknown>> {
   constructor(options?: LivePushOptions);
-  /** Connect (or reconnect now, resetting the attempt count). */
+  /** Connect (or reconnect now, resetting the attempt count); nothing while connecting or open. */
   connect(): void;
   /** Close and stop reconnecting; status "closed". */
   close(code?: number, reason?: string): void;
@@ -82,7 +86,7 @@ export declare class LivePush<M extends Record<string, unknown> = Record<string,
   unbindAll(handler: Handler): void;
   readonly status: Status;
   readonly statusInfo: StatusInfo;
-  /** Subscribe to status changes; returns the unsubscribe function. */
+  /** Subscribe to status changes (any field of statusInfo); returns the unsubscribe function. */
   onStatus(listener: (info: StatusInfo) => void): () => void;
   /** Messages waiting in the outgoing queue. */
   readonly queued: number;

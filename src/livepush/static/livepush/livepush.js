@@ -1,0 +1,350 @@
+// livepush.js: the django-livepush browser client. A dependency-free ES module; the API is
+// described in livepush.d.ts and the wire protocol in docs/reference/protocol.md.
+
+/** Close codes the server uses (docs/reference/protocol.md, "Close codes"). */
+export const CloseCode = Object.freeze({
+  NORMAL: 1000, MESSAGE_TOO_BIG: 1009, SERVER_ERROR: 4000, UNAUTHENTICATED: 4001,
+  HEARTBEAT_TIMEOUT: 4002, MESSAGE_TOO_BIG_APP: 4009,
+});
+
+// The seed client's values (websocket-implementation-guide.md) and the server's heartbeat defaults.
+const DEFAULTS = {
+  token: null, tokenTransport: "subprotocol", queryParam: "accessToken",
+  initialDelay: 1000, multiplier: 1.5, maxDelay: 30000, maxAttempts: 20, jitter: 0.5,
+  maxQueueSize: 100, maxQueueAge: 60000, onDrop: null,
+  heartbeatInterval: 30000, heartbeatTimeout: 10000, autoConnect: true,
+};
+
+const SUBPROTOCOL = "livepush";
+const TOKEN_PREFIX = "livepush.token.";
+const OPEN = 1; // WebSocket.OPEN, spelt out so that test doubles need not define it
+
+function defaultUrl() {
+  if (typeof location === "undefined") {
+    throw new Error("LivePush: no `url` option and no `location` to derive one from");
+  }
+  return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/`;
+}
+
+function report(what, error) {
+  console.error(`LivePush: ${what}`, error);
+}
+
+export class LivePush {
+  constructor(options = {}) {
+    const opts = { ...DEFAULTS };
+    for (const [key, value] of Object.entries(options)) if (value !== undefined) opts[key] = value;
+    this._opts = opts;
+    this._url = opts.url ?? defaultUrl();
+    this._WebSocket = opts.WebSocket ?? globalThis.WebSocket;
+    this._random = opts.random ?? Math.random;
+    this._handlers = new Map(); // type -> Set of handlers
+    this._allHandlers = new Set();
+    this._listeners = new Set();
+    this._queue = []; // {message, at}
+    this._ws = null; // the current socket; handlers of older sockets are detached
+    this._gen = 0; // bumped by every dial and close(), so a late async token is ignored
+    this._attempt = 0;
+    this._authRetry = false; // true while the socket in use was opened to retry a 4001
+    this._gaveUp = false; // "failed" after maxAttempts: the page waking up retries
+    this._reconnectTimer = null;
+    this._watchdog = null;
+    this._listening = false;
+    this._info = Object.freeze({ status: "closed", code: null, reason: "", attempt: 0 });
+    this._onWake = (event) => {
+      if (event.type === "visibilitychange" && document.visibilityState !== "visible") return;
+      // Retry now after giving up, or instead of waiting out the backoff.
+      if (this._gaveUp || this._reconnectTimer !== null) this.connect();
+    };
+    if (opts.autoConnect) this.connect();
+  }
+
+  get status() { return this._info.status; }
+
+  /** Immutable; replaced on every change (so React's useSyncExternalStore can compare it). */
+  get statusInfo() { return this._info; }
+
+  get queued() { return this._queue.length; }
+
+  onStatus(listener) {
+    this._listeners.add(listener);
+    return () => this._listeners.delete(listener);
+  }
+
+  connect() {
+    // Already connecting or connected: nothing to do.
+    if (this._ws && this._ws.readyState <= OPEN) return;
+    clearTimeout(this._reconnectTimer);
+    this._reconnectTimer = null;
+    this._attempt = 0;
+    this._authRetry = false;
+    this._gaveUp = false;
+    this._listen(true);
+    this._dial();
+  }
+
+  close(code, reason) {
+    this._gen++;
+    clearTimeout(this._reconnectTimer);
+    this._reconnectTimer = null;
+    this._listen(false);
+    this._gaveUp = false;
+    const ws = this._ws;
+    this._detach();
+    if (ws) {
+      try {
+        if (reason === undefined) ws.close(code ?? CloseCode.NORMAL);
+        else ws.close(code ?? CloseCode.NORMAL, reason);
+      } catch (error) {
+        report("close() failed", error);
+      }
+    }
+    this._setInfo({ status: "closed", code: code ?? CloseCode.NORMAL, reason: reason ?? "" });
+  }
+
+  send(type, data) {
+    const message = data === undefined ? { type } : { type, data };
+    const ws = this._ws;
+    if (ws && this._info.status === "open" && ws.readyState === OPEN) {
+      ws.send(JSON.stringify(message));
+      return;
+    }
+    this._dropExpired();
+    this._queue.push({ message, at: Date.now() });
+    while (this._queue.length > this._opts.maxQueueSize) {
+      this._drop(this._queue.shift().message, "overflow");
+    }
+  }
+
+  bind(type, handler) {
+    if (!this._handlers.has(type)) this._handlers.set(type, new Set());
+    this._handlers.get(type).add(handler);
+  }
+
+  unbind(type, handler) {
+    const set = this._handlers.get(type);
+    if (!set) return;
+    set.delete(handler);
+    if (set.size === 0) this._handlers.delete(type);
+  }
+
+  bindAll(handler) { this._allHandlers.add(handler); }
+
+  unbindAll(handler) { this._allHandlers.delete(handler); }
+
+  // --- connecting ---------------------------------------------------------------------------
+
+  /** Ask the token provider (again: the last token may have expired), then open a socket. */
+  _dial(info = {}) {
+    const gen = ++this._gen;
+    const status = this._attempt === 0 ? "connecting" : "reconnecting";
+    this._setInfo({ ...info, status, attempt: this._attempt });
+    if (gen !== this._gen) return; // a status listener called close() or connect()
+    const provider = this._opts.token;
+    let token;
+    try {
+      token = typeof provider === "function" ? provider() : provider;
+    } catch (error) {
+      this._dialFailed(error);
+      return;
+    }
+    if (token && typeof token.then === "function") {
+      token.then(
+        (value) => gen === this._gen && this._openSocket(value),
+        (error) => gen === this._gen && this._dialFailed(error),
+      );
+    } else {
+      // A sync provider opens the socket synchronously: no needless turn of the event loop.
+      this._openSocket(token);
+    }
+  }
+
+  _openSocket(token) {
+    const { tokenTransport, queryParam } = this._opts;
+    let url = this._url;
+    const protocols = [SUBPROTOCOL];
+    if (token) {
+      if (tokenTransport === "query") {
+        const sep = url.includes("?") ? "&" : "?";
+        url += `${sep}${encodeURIComponent(queryParam)}=${encodeURIComponent(token)}`;
+      } else {
+        // Offer both: browsers fail a handshake where the server selects none of the offered.
+        protocols.push(TOKEN_PREFIX + token);
+      }
+    }
+    let ws;
+    try {
+      ws = new this._WebSocket(url, protocols);
+    } catch (error) {
+      this._dialFailed(error);
+      return;
+    }
+    this._ws = ws;
+    ws.onopen = () => ws === this._ws && this._handleOpen(ws);
+    ws.onmessage = (event) => ws === this._ws && this._handleMessage(ws, event);
+    ws.onclose = (event) => ws === this._ws && this._handleClose(event);
+    ws.onerror = () => {}; // a close event follows every error; it decides what to do
+    // Armed from the start, so a handshake that hangs is abandoned like a silent server.
+    this._armWatchdog();
+  }
+
+  _dialFailed(error) {
+    report("could not connect", error);
+    this._retry({ code: null, reason: String(error?.message ?? error) });
+  }
+
+  _handleOpen(ws) {
+    this._flush(ws); // before "open" is announced, so a listener's send() stays behind the queue
+    this._setInfo({ status: "open" });
+  }
+
+  _handleMessage(ws, event) {
+    this._armWatchdog(); // any frame proves the server alive
+    // The server accepts, then closes at once, a connection it refuses (4000, 4001), so "open"
+    // proves nothing; a frame from the server does. Only then do the attempt counts start over.
+    if (this._attempt !== 0 || this._authRetry) {
+      this._attempt = 0;
+      this._authRetry = false;
+      this._setInfo({ attempt: 0 });
+    }
+    let frame;
+    try {
+      frame = JSON.parse(event.data);
+    } catch (error) {
+      report("ignored a frame that is not JSON", error);
+      return;
+    }
+    if (!frame || typeof frame.type !== "string") {
+      report("ignored a frame without a string type", frame);
+      return;
+    }
+    if (frame.type === "PING") {
+      ws.send('{"type":"PONG"}'); // at once: the server closes with 4002 without a PONG
+      return;
+    }
+    const typed = this._handlers.get(frame.type) ?? [];
+    for (const handler of [...typed, ...this._allHandlers]) {
+      try {
+        handler(frame.data, frame.type);
+      } catch (error) {
+        report(`a handler for ${frame.type} threw`, error);
+      }
+    }
+  }
+
+  _handleClose(event) {
+    this._detach();
+    const code = typeof event.code === "number" ? event.code : null;
+    const reason = event.reason || "";
+    if (code === CloseCode.UNAUTHENTICATED) {
+      if (this._authRetry) {
+        // The fresh token was refused too: retrying again would loop. The app must log the
+        // user in again, then call connect().
+        this._authRetry = false;
+        this._setInfo({ status: "failed", code, reason: "unauthenticated: the server refused the token" });
+        return;
+      }
+      // The token probably expired: ask for a fresh one once, and retry without waiting.
+      this._authRetry = true;
+      this._attempt += 1;
+      this._dial({ code, reason });
+      return;
+    }
+    this._authRetry = false;
+    this._retry({ code, reason });
+  }
+
+  /** Watchdog: the server PINGs every heartbeatInterval, so silence for longer means dead. */
+  _armWatchdog() {
+    clearTimeout(this._watchdog);
+    const { heartbeatInterval, heartbeatTimeout } = this._opts;
+    this._watchdog = setTimeout(() => {
+      const ws = this._ws;
+      this._detach(); // a dead peer may take minutes to deliver the close event: don't wait
+      try {
+        ws.close(CloseCode.NORMAL); // browsers may not close with 4000+ codes
+      } catch (error) {
+        report("close() failed", error);
+      }
+      this._authRetry = false;
+      const ms = heartbeatInterval + heartbeatTimeout;
+      this._retry({ code: null, reason: `heartbeat timeout: no frame from the server for ${ms} ms` });
+    }, heartbeatInterval + heartbeatTimeout);
+  }
+
+  /** Schedule the next attempt with exponential backoff and jitter, or give up. */
+  _retry(info) {
+    const { initialDelay, multiplier, maxDelay, maxAttempts, jitter } = this._opts;
+    if (this._attempt >= maxAttempts) {
+      this._gaveUp = true; // the page becoming visible or going online tries again
+      const last = info.reason ? ` (last: ${info.reason})` : "";
+      this._setInfo({ ...info, status: "failed", reason: `gave up after ${this._attempt} reconnect attempts${last}` });
+      return;
+    }
+    const n = ++this._attempt;
+    const delay = Math.min(initialDelay * multiplier ** (n - 1), maxDelay);
+    // Jitter spreads out the clients a server restart disconnected all at once.
+    const actual = delay * (1 - jitter * this._random());
+    // Scheduled before the listeners hear of it, so that one calling close() cancels it.
+    this._reconnectTimer = setTimeout(() => {
+      this._reconnectTimer = null;
+      this._dial();
+    }, actual);
+    this._setInfo({ ...info, status: "reconnecting", attempt: n });
+  }
+
+  /** Forget the current socket: detach its handlers and stop its watchdog. */
+  _detach() {
+    const ws = this._ws;
+    if (ws) ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    this._ws = null;
+    clearTimeout(this._watchdog);
+    this._watchdog = null;
+  }
+
+  _listen(on) {
+    if (on === this._listening) return;
+    this._listening = on;
+    const method = on ? "addEventListener" : "removeEventListener";
+    if (typeof document !== "undefined" && document[method]) document[method]("visibilitychange", this._onWake);
+    if (typeof window !== "undefined" && window[method]) window[method]("online", this._onWake);
+  }
+
+  // --- queue and status ---------------------------------------------------------------------
+
+  _flush(ws) {
+    this._dropExpired();
+    while (this._queue.length && this._ws === ws) ws.send(JSON.stringify(this._queue.shift().message));
+  }
+
+  _dropExpired() {
+    const oldest = Date.now() - this._opts.maxQueueAge;
+    while (this._queue.length && this._queue[0].at < oldest) {
+      this._drop(this._queue.shift().message, "expired");
+    }
+  }
+
+  _drop(message, reason) {
+    if (!this._opts.onDrop) return;
+    try {
+      this._opts.onDrop(message, reason);
+    } catch (error) {
+      report("onDrop threw", error);
+    }
+  }
+
+  _setInfo(patch) {
+    const next = { ...this._info, ...patch };
+    if (Object.keys(next).every((key) => next[key] === this._info[key])) return;
+    this._info = Object.freeze(next);
+    for (const listener of [...this._listeners]) {
+      try {
+        listener(next);
+      } catch (error) {
+        report("a status listener threw", error);
+      }
+    }
+  }
+}
+
+export default LivePush;

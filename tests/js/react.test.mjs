@@ -1,0 +1,139 @@
+// Tests of react.js with react-test-renderer, a fake WebSocket and fake timers.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+
+import React from "react";
+import TestRenderer from "react-test-renderer";
+
+import { LivePush } from "../../src/livepush/static/livepush/livepush.js";
+import { createLivePushReact } from "../../src/livepush/static/livepush/react.js";
+
+const { act } = TestRenderer;
+globalThis.IS_REACT_ACT_ENVIRONMENT = true;
+const h = React.createElement;
+const { LivePushProvider, useLivePush, useLivePushEvent, useConnectionStatus } = createLivePushReact(React);
+
+function fakeWebSocket() {
+  class FakeWebSocket {
+    static instances = [];
+    constructor(url, protocols) {
+      Object.assign(this, { url, protocols, readyState: 0, sent: [], closedWith: null });
+      FakeWebSocket.instances.push(this);
+    }
+    send(text) {
+      this.sent.push(JSON.parse(text));
+    }
+    close(code, reason) {
+      this.closedWith = { code, reason };
+      this.readyState = 3;
+    }
+    open() {
+      this.readyState = 1;
+      this.onopen?.({});
+    }
+    receive(frame) {
+      this.onmessage?.({ data: JSON.stringify(frame) });
+    }
+  }
+  return FakeWebSocket;
+}
+
+/** Shows the status and the photos pushed so far; counts its renders. */
+function Photos({ renders, prefix = "" }) {
+  renders.count++;
+  const { status } = useConnectionStatus();
+  const [ids, setIds] = React.useState([]);
+  // A new handler every render, using the prop of that render: the hook must call the latest.
+  useLivePushEvent("PHOTO_UPLOADED", (data) => setIds((old) => [...old, `${prefix}${data.id}`]));
+  return h("p", null, `${status}: ${ids.join(",")}`);
+}
+
+const text = (renderer) => renderer.root.findByType("p").children.join("");
+
+test("provider creates a client; the status and pushed events re-render; unmount closes it", (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "setInterval", "Date"], now: 0 });
+  const WS = fakeWebSocket();
+  const renders = { count: 0 };
+  const options = { url: "ws://test.invalid/ws/", token: "tok", WebSocket: WS, random: () => 0 };
+  let renderer;
+  act(() => {
+    renderer = TestRenderer.create(h(LivePushProvider, { options }, h(Photos, { renders })));
+  });
+  assert.equal(WS.instances.length, 1);
+  assert.deepEqual(WS.instances[0].protocols, ["livepush", "livepush.token.tok"]);
+  assert.equal(text(renderer), "connecting: ");
+
+  act(() => WS.instances[0].open());
+  assert.equal(text(renderer), "open: ");
+
+  const before = renders.count;
+  act(() => WS.instances[0].receive({ type: "PHOTO_UPLOADED", data: { id: 7 } }));
+  assert.equal(text(renderer), "open: 7");
+  assert.ok(renders.count > before, "re-rendered on the pushed event");
+
+  // A re-render with a new prop: the next event goes to the new handler.
+  act(() => renderer.update(h(LivePushProvider, { options }, h(Photos, { renders, prefix: "#" }))));
+  act(() => WS.instances[0].receive({ type: "PHOTO_UPLOADED", data: { id: 8 } }));
+  assert.equal(text(renderer), "open: 7,#8");
+  assert.equal(WS.instances.length, 1, "the client was created once");
+
+  act(() => renderer.unmount());
+  assert.deepEqual(WS.instances[0].closedWith, { code: 1000, reason: undefined });
+  t.mock.timers.tick(24 * 3600 * 1000);
+  assert.equal(WS.instances.length, 1, "no reconnect after unmount");
+});
+
+test("a given client is provided and left open on unmount; unmounted handlers are unbound", (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "setInterval", "Date"], now: 0 });
+  const WS = fakeWebSocket();
+  const client = new LivePush({ url: "ws://test.invalid/ws/", WebSocket: WS });
+  t.after(() => client.close());
+  const seen = [];
+  let provided;
+  function Child() {
+    provided = useLivePush();
+    useLivePushEvent("ALBUM_DELETED", (data) => seen.push(data));
+    return null;
+  }
+  let renderer;
+  act(() => {
+    renderer = TestRenderer.create(h(LivePushProvider, { client }, h(Child)));
+  });
+  assert.equal(provided, client);
+  act(() => WS.instances[0].open());
+  act(() => WS.instances[0].receive({ type: "ALBUM_DELETED", data: 1 }));
+  act(() => renderer.update(h(LivePushProvider, { client }, null)));
+  act(() => WS.instances[0].receive({ type: "ALBUM_DELETED", data: 2 }));
+  assert.deepEqual(seen, [1], "the handler was unbound when its component unmounted");
+  act(() => renderer.unmount());
+  assert.equal(client.status, "open");
+  assert.equal(WS.instances[0].closedWith, null);
+});
+
+test("StrictMode's double effects leave one open client, closed on unmount", (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "setInterval", "Date"], now: 0 });
+  const WS = fakeWebSocket();
+  const renders = { count: 0 };
+  const options = { url: "ws://test.invalid/ws/", WebSocket: WS };
+  let renderer;
+  act(() => {
+    renderer = TestRenderer.create(
+      h(React.StrictMode, null, h(LivePushProvider, { options }, h(Photos, { renders }))),
+    );
+  });
+  const live = WS.instances.filter((ws) => ws.closedWith === null);
+  assert.equal(live.length, 1);
+  act(() => live[0].open());
+  assert.equal(text(renderer), "open: ");
+  act(() => renderer.unmount());
+  assert.equal(WS.instances.filter((ws) => ws.closedWith === null).length, 0);
+});
+
+test("the hooks throw a clear error outside a provider", (t) => {
+  t.mock.method(console, "error", () => {}); // React logs the error thrown during render
+  function Lost() {
+    useConnectionStatus();
+    return null;
+  }
+  assert.throws(() => act(() => TestRenderer.create(h(Lost))), /inside <LivePushProvider>/);
+});
