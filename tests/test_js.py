@@ -37,4 +37,5 @@ def test_livepush_js_and_react_bindings_pass_their_node_tests():
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-4000:]
     assert "# fail 0" in result.stdout
     passed = re.search(r"^# pass (\d+)$", result.stdout, re.M)
-    assert passed and int(passed.group(1)) > 0, "node ran no test"
+    assert passed, "node printed no '# pass' line"
+    assert int(passed.group(1)) > 0, "node ran no test"
