@@ -7,36 +7,12 @@ import TestRenderer from "react-test-renderer";
 
 import { LivePush } from "../../src/livepush/static/livepush/livepush.js";
 import { createLivePushReact } from "../../src/livepush/static/livepush/react.js";
+import { fakeWebSocket } from "./fake-websocket.mjs";
 
 const { act } = TestRenderer;
 globalThis.IS_REACT_ACT_ENVIRONMENT = true;
 const h = React.createElement;
 const { LivePushProvider, useLivePush, useLivePushEvent, useConnectionStatus } = createLivePushReact(React);
-
-function fakeWebSocket() {
-  class FakeWebSocket {
-    static instances = [];
-    constructor(url, protocols) {
-      Object.assign(this, { url, protocols, readyState: 0, sent: [], closedWith: null });
-      FakeWebSocket.instances.push(this);
-    }
-    send(text) {
-      this.sent.push(JSON.parse(text));
-    }
-    close(code, reason) {
-      this.closedWith = { code, reason };
-      this.readyState = 3;
-    }
-    open() {
-      this.readyState = 1;
-      this.onopen?.({});
-    }
-    receive(frame) {
-      this.onmessage?.({ data: JSON.stringify(frame) });
-    }
-  }
-  return FakeWebSocket;
-}
 
 /** Shows the status and the photos pushed so far; counts its renders. */
 function Photos({ renders, prefix = "" }) {
