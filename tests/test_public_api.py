@@ -22,6 +22,7 @@ PUBLIC_MODULES = [
     "livepush.exceptions",
     "livepush.heartbeat",
     "livepush.layers",
+    "livepush.live",
     "livepush.presence",
     "livepush.protocol",
     "livepush.push",

@@ -22,7 +22,6 @@ import contextlib
 import logging
 import time
 import weakref
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
@@ -533,14 +532,9 @@ async def _audience_groups(user_id: str, user: Any) -> list[str]:
         from channels.db import database_sync_to_async
 
         result = await database_sync_to_async(func)(user)
-    return _groups_of(result)
+    from livepush.push import audience_groups
 
-
-def _groups_of(targets: Iterable[Any]) -> list[str]:
-    groups = []
-    for target in targets:
-        groups.append(target if isinstance(target, str) else livepush_settings.user_group(target))
-    return list(dict.fromkeys(groups))
+    return audience_groups(result)
 
 
 async def _load_user(user_id: str) -> Any:

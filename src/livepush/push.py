@@ -29,6 +29,7 @@ __all__ = [
     "asend_ws_message_to_all",
     "asend_ws_message_to_group",
     "asend_ws_message_to_user",
+    "audience_groups",
     "broadcast_ws_message",
     "encode_message",
     "send_ws_message_to_all",
@@ -87,6 +88,14 @@ def _user_groups(user_ids: Iterable[Any]) -> list[str]:
         raise TypeError(f"user_ids must be an iterable of user ids, not {user_ids!r}")
     # De-duplicated by group name, so 1 and "1" are one user.
     return list(dict.fromkeys(livepush_settings.user_group(uid) for uid in user_ids))
+
+
+def audience_groups(targets: Iterable[Any]) -> list[str]:
+    """Turn an audience into group names: ``str`` items are group names, others user ids."""
+    if isinstance(targets, (str, bytes)):
+        raise TypeError(f"an audience must be an iterable of user ids and groups, not {targets!r}")
+    groups = (t if isinstance(t, str) else livepush_settings.user_group(t) for t in targets)
+    return list(dict.fromkeys(groups))
 
 
 async def _group_send(groups: list[str], text: str) -> None:

@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.staticfiles",
     "livepush",
+    "tests.liveapp",
 ]
 STATIC_URL = "static/"
 TEMPLATES = [

@@ -1,0 +1,135 @@
+"""Model changes as pushes: register a model once, its saves and deletes notify its audience.
+
+::
+
+    from livepush.live import live_model
+
+    live_model(
+        Photo,
+        created="PHOTO_UPLOADED",
+        updated="PHOTO_UPDATED",
+        deleted="PHOTO_DELETED",
+        serializer=lambda photo: {"id": photo.pk, "album_id": photo.album_id},
+        audience=lambda photo: photo.album.member_ids(),  # user ids and/or group names
+    )
+
+Pushes wait for the transaction to commit (a rolled-back change notifies no one). A deleted
+object's payload and audience are computed before it is gone (``pre_delete``).
+
+Limits: ``QuerySet.update()``, ``bulk_create()``, ``bulk_update()`` and raw SQL send no model
+signals; call :func:`push_change` on those paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from django.db import models, router
+from django.db.models.signals import post_save, pre_delete
+
+from livepush.push import _sync_send, audience_groups, encode_message
+from livepush.registry import TypeRef, get_registry
+
+__all__ = ["LiveModel", "live_model", "push_change", "unregister"]
+
+Action = Literal["created", "updated", "deleted"]
+
+
+@dataclass(frozen=True)
+class LiveModel:
+    """How one model's changes become pushes."""
+
+    model: type[models.Model]
+    types: dict[str, TypeRef | None]
+    serializer: Callable[[Any], Any]
+    audience: Callable[[Any], Iterable[Any]]
+
+    def push(self, instance: Any, action: Action) -> None:
+        event_type = self.types.get(action)
+        if event_type is None:
+            return
+        groups = audience_groups(self.audience(instance))
+        if not groups:
+            return
+        text = encode_message(event_type, self.serializer(instance))
+        using = router.db_for_write(type(instance), instance=instance)
+        _sync_send(groups, text, on_commit=True, using=using)
+
+
+_live: dict[type[models.Model], LiveModel] = {}
+
+
+def live_model(
+    model: type[models.Model],
+    *,
+    created: TypeRef | None = None,
+    updated: TypeRef | None = None,
+    deleted: TypeRef | None = None,
+    serializer: Callable[[Any], Any],
+    audience: Callable[[Any], Iterable[Any]],
+) -> LiveModel:
+    """Push ``created``/``updated``/``deleted`` messages when ``model`` instances change.
+
+    Args:
+        model: the model class (subclasses are not included; register them too).
+        created, updated, deleted: registered message types; ``None`` sends nothing for that
+            action.
+        serializer: ``instance -> payload`` (JSON-serialisable).
+        audience: ``instance -> iterable`` of user ids and group names (``str``) to notify.
+
+    Raises:
+        UnknownMessageType: a type is not registered (checked here, not at the first save).
+        TypeError: the model is already registered.
+    """
+    if model in _live:
+        raise TypeError(f"{model.__name__} is already registered with livepush.live_model()")
+    registry = get_registry()
+    for event_type in (created, updated, deleted):
+        if event_type is not None:
+            registry.resolve(event_type)
+    live = LiveModel(
+        model, {"created": created, "updated": updated, "deleted": deleted}, serializer, audience
+    )
+    _live[model] = live
+    uid = f"livepush.live.{model._meta.label}"
+    post_save.connect(_on_save, sender=model, dispatch_uid=uid, weak=False)
+    pre_delete.connect(_on_delete, sender=model, dispatch_uid=uid, weak=False)
+    return live
+
+
+def unregister(model: type[models.Model]) -> None:
+    """Stop pushing changes of ``model`` (for tests)."""
+    _live.pop(model, None)
+    uid = f"livepush.live.{model._meta.label}"
+    post_save.disconnect(sender=model, dispatch_uid=uid)
+    pre_delete.disconnect(sender=model, dispatch_uid=uid)
+
+
+def push_change(instances: Any, action: Action) -> None:
+    """Push a change the model signals do not see (``update()``, ``bulk_create()``, raw SQL).
+
+    ``instances`` is one instance or an iterable of them (a queryset re-read after ``update()``,
+    the list ``bulk_create()`` returned). For ``"deleted"``, call it before deleting.
+    """
+    items = [instances] if isinstance(instances, models.Model) else list(instances)
+    for instance in items:
+        live = _live.get(type(instance))
+        if live is None:
+            raise TypeError(f"{type(instance).__name__} is not registered with live_model()")
+        live.push(instance, action)
+
+
+def _on_save(
+    sender: type[models.Model], instance: Any, created: bool, raw: bool = False, **kwargs: Any
+) -> None:
+    if raw:  # loaddata: fixtures are not changes anyone watches
+        return
+    _live[sender].push(instance, "created" if created else "updated")
+
+
+def _on_delete(sender: type[models.Model], instance: Any, **kwargs: Any) -> None:
+    # pre_delete: the audience (album members, owners) still exists; the push itself waits for
+    # the delete's transaction to commit.
+    _live[sender].push(instance, "deleted")

@@ -1,0 +1,155 @@
+"""livepush.live: model saves and deletes become pushes to the object's audience, after commit."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.test import override_settings
+
+from livepush import UnknownMessageType
+from livepush.live import live_model, push_change, unregister
+
+from .liveapp.models import Album, Photo
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def member_ids(photo: Photo) -> list[Any]:
+    return list(photo.album.members.values_list("pk", flat=True))
+
+
+@pytest.fixture(autouse=True)
+def photos_are_live() -> Iterator[None]:
+    config = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    with override_settings(CHANNEL_LAYERS=config):
+        live_model(
+            Photo,
+            created="PHOTO_UPLOADED",
+            updated="PHOTO_UPDATED",
+            deleted="PHOTO_DELETED",
+            serializer=lambda photo: {
+                "id": photo.pk,
+                "album_id": photo.album_id,
+                "title": photo.title,
+            },
+            audience=member_ids,
+        )
+        yield
+        unregister(Photo)
+
+
+@pytest.fixture
+def album() -> Album:
+    users = get_user_model().objects
+    album = Album.objects.create(title="Trip")
+    album.members.add(users.create_user("alice"), users.create_user("bob"))
+    users.create_user("outsider")
+    return album
+
+
+class Inbox:
+    """A channel in a user's group, as a connection would have, read without waiting."""
+
+    def __init__(self, group: str) -> None:
+        self.layer = get_channel_layer()
+        self.channel = async_to_sync(self.layer.new_channel)()
+        async_to_sync(self.layer.group_add)(group, self.channel)
+
+    def frames(self) -> list[dict[str, Any]]:
+        queue = self.layer.channels.get(self.channel)
+        frames = []
+        while queue is not None and not queue.empty():
+            _, event = queue.get_nowait()
+            frames.append(json.loads(event["text"]))
+        return frames
+
+
+def inbox_of(username: str) -> Inbox:
+    return Inbox(f"user_{get_user_model().objects.get(username=username).pk}")
+
+
+def test_create_update_delete_reach_the_members_only(album):
+    alice, bob, outsider = inbox_of("alice"), inbox_of("bob"), inbox_of("outsider")
+    photo = Photo.objects.create(album=album, title="Beach")
+    photo.title = "Sunset"
+    photo.save()
+    photo_id = photo.pk
+    photo.delete()
+    expected = [
+        {
+            "type": "PHOTO_UPLOADED",
+            "data": {"id": photo_id, "album_id": album.pk, "title": "Beach"},
+        },
+        {
+            "type": "PHOTO_UPDATED",
+            "data": {"id": photo_id, "album_id": album.pk, "title": "Sunset"},
+        },
+        {
+            "type": "PHOTO_DELETED",
+            "data": {"id": photo_id, "album_id": album.pk, "title": "Sunset"},
+        },
+    ]
+    assert alice.frames() == expected
+    assert bob.frames() == expected
+    assert outsider.frames() == []
+
+
+def test_a_deleted_objects_audience_is_computed_before_it_is_gone(album):
+    bob = inbox_of("bob")
+    Photo.objects.create(album=album, title="Beach")
+    bob.frames()
+    album.delete()  # cascades to the photo; its audience (the album's members) goes too
+    assert [f["type"] for f in bob.frames()] == ["PHOTO_DELETED"]
+
+
+def test_a_rolled_back_change_notifies_no_one(album):
+    alice = inbox_of("alice")
+
+    def create_then_fail() -> None:
+        with transaction.atomic():
+            Photo.objects.create(album=album, title="Never")
+            raise RuntimeError("roll back")
+
+    with pytest.raises(RuntimeError):
+        create_then_fail()
+    assert alice.frames() == []
+
+
+def test_pushes_wait_for_the_commit(album):
+    alice = inbox_of("alice")
+    with transaction.atomic():
+        Photo.objects.create(album=album, title="Later")
+        assert alice.frames() == []
+    assert [f["type"] for f in alice.frames()] == ["PHOTO_UPLOADED"]
+
+
+def test_update_and_bulk_create_need_push_change(album):
+    alice = inbox_of("alice")
+    photos = Photo.objects.bulk_create([Photo(album=album, title=t) for t in ("a", "b")])
+    Photo.objects.filter(album=album).update(title="renamed")
+    assert alice.frames() == []  # no model signals on these paths
+    push_change(Photo.objects.filter(album=album).order_by("pk"), "updated")
+    assert [f["data"]["title"] for f in alice.frames()] == ["renamed", "renamed"]
+    assert len(photos) == 2
+
+
+def test_unregistered_types_fail_at_registration():
+    with pytest.raises(UnknownMessageType, match="PHOTO_UPLOADED"):
+        live_model(Album, created="PHOTO_UPLOADD", serializer=str, audience=lambda a: [])
+
+
+def test_a_model_registers_once():
+    with pytest.raises(TypeError, match="already registered"):
+        live_model(Photo, created="PHOTO_UPLOADED", serializer=str, audience=lambda p: [])
+
+
+def test_push_change_refuses_an_unregistered_model(album):
+    with pytest.raises(TypeError, match="not registered"):
+        push_change(album, "updated")
