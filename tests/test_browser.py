@@ -6,44 +6,13 @@ page, which must reconnect and deliver what it queued meanwhile.
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 
 from .servers import AsgiServer
 
 pytestmark = [pytest.mark.live, pytest.mark.redis]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 WAIT_MS = 15_000
-
-
-@pytest.fixture(scope="module")
-def browser():
-    reason = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        reason = "playwright is not installed (pip install playwright)"
-    if reason is None and not os.path.exists(CHROMIUM):
-        reason = "chromium is not installed (apt-get install chromium)"
-    if reason is not None:
-        if os.environ.get("LIVEPUSH_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"LIVEPUSH_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-            ],
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import http.cookiejar
+import os
 import re
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -19,7 +21,11 @@ EXAMPLE = ROOT / "example_project"
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("demo")
-    env = {"DEMO_DB": str(workdir / "demo.sqlite3")}
+    env = {
+        "DEMO_DB": str(workdir / "demo.sqlite3"),
+        "DEMO_MEDIA_ROOT": str(workdir / "media"),
+        "DEMO_PRESENCE_GRACE": "0.3",
+    }
     django = {"settings": "demo.settings", "cwd": EXAMPLE}
     manage(env, "migrate", "-v0", **django)
     assert "alice / alice-demo" in manage(env, "demo_setup", **django)
@@ -53,7 +59,7 @@ class Browser:
         page = self.post(
             "/login/", {"username": username, "password": password}, self.get("/login/")
         )
-        assert f"Logged in as <b>{username}</b>" in page
+        assert f"<h1>Hello, {username}</h1>" in page
         return page
 
     def token(self) -> str:
@@ -85,3 +91,87 @@ async def test_demo_pushes_a_notification_from_one_user_to_another(demo_server):
 def test_demo_page_needs_a_login(demo_server):
     page = Browser(demo_server).get("/")  # redirected to the login form
     assert 'name="password"' in page
+
+
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00"
+    b"\x00\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\xcf\xc0\x00\x00\x03\x01\x01\x00\xc9\xfe\x92"
+    b"\xef\x00\x00\x00\x00IEND\xaeB`\x82"
+)
+WAIT_MS = 15_000
+
+
+def _log_in(browser, base: str, username: str):
+    context = browser.new_context(viewport={"width": 1100, "height": 760})
+    page = context.new_page()
+    page.goto(f"{base}/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", f"{username}-demo")
+    page.click("button[type=submit]")
+    page.wait_for_function(
+        "document.getElementById('status').textContent === 'open'", timeout=WAIT_MS
+    )
+    return context, page
+
+
+def _online(page) -> str:
+    return page.inner_text("#online")
+
+
+def test_two_browsers_see_each_others_photos_bucketpoints_and_presence(
+    browser, demo_server, tmp_path_factory
+):
+    base = f"http://{demo_server}"
+    alice_context, alice = _log_in(browser, base, "alice")
+    bob_context, bob = _log_in(browser, base, "bob")
+    try:
+        # Presence: both online, as seen from bob's page.
+        bob.wait_for_function(
+            "['alice', 'bob'].every(n => document.getElementById('online').textContent.includes(n))",
+            timeout=WAIT_MS,
+        )
+
+        # Both on the shared album; alice uploads a real image file, bob sees it without reload.
+        for page in (alice, bob):
+            page.click("text=Lisbon, spring")
+            page.wait_for_function(
+                "document.getElementById('status').textContent === 'open'", timeout=WAIT_MS
+            )
+        alice.set_input_files(
+            "#upload input[type=file]",
+            files=[{"name": "harbour.png", "mimeType": "image/png", "buffer": PNG}],
+        )
+        alice.fill("#upload input[name=title]", "Harbour")
+        alice.click("#upload button")
+        bob.wait_for_selector("figure figcaption:text('Harbour · by alice')", timeout=WAIT_MS)
+        src = bob.get_attribute("figure:has(figcaption:text('Harbour')) img", "src")
+        assert src.startswith("/media/photos/harbour")
+        assert bob.request.get(base + src).body() == PNG
+        screenshots = Path(os.environ.get("LIVEPUSH_SCREENSHOTS", tmp_path_factory.getbasetemp()))
+        bob.screenshot(path=str(screenshots / "demo-album.png"))
+
+        # Both on the shared bucket list; alice renames a point and ticks it, bob sees both.
+        for page in (alice, bob):
+            page.goto(f"{base}/")
+            page.click("text=Before we turn 40")
+            page.wait_for_function(
+                "document.getElementById('status').textContent === 'open'", timeout=WAIT_MS
+            )
+        point = alice.locator("ul.points li", has_text="See the northern lights")
+        point.locator("input[name=title]").fill("See the northern lights in Tromsø")
+        point.locator("input[name=done]").check()
+        point.locator("button", has_text="Save").click()
+        bob.wait_for_selector(
+            "li.done .title:text('See the northern lights in Tromsø')", timeout=WAIT_MS
+        )
+
+        bob.screenshot(path=str(screenshots / "demo-bucketlist.png"))
+
+        # Alice leaves: bob's page shows her offline.
+        alice_context.close()
+        bob.wait_for_function(
+            "!document.getElementById('online').textContent.includes('alice')", timeout=WAIT_MS
+        )
+        assert "bob" in _online(bob)
+    finally:
+        bob_context.close()

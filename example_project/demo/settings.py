@@ -1,7 +1,8 @@
 """Settings of the django-livepush demo.
 
 Embedded defaults: SQLite and the in-memory channel layer in one process. With REDIS_URL (or the
-seed's REDIS_HOST) set, pushes go through Redis, so several server processes can share them.
+seed's REDIS_HOST) set, pushes and presence go through Redis, so several server processes share
+them (see the README of example_project).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "livepush",
     "demo",
+    "albums",
+    "bucketlist",
 ]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -47,6 +50,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "demo.context.people",
             ]
         },
     }
@@ -61,6 +65,8 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 STATIC_URL = "static/"
+MEDIA_URL = "media/"
+MEDIA_ROOT = os.environ.get("DEMO_MEDIA_ROOT", str(BASE_DIR / "media"))
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "index"
 LOGOUT_REDIRECT_URL = "login"
@@ -72,4 +78,7 @@ elif os.environ.get("REDIS_HOST"):
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-LIVEPUSH: dict[str, object] = {}
+LIVEPUSH: dict[str, object] = {
+    # Presence: who is online, shown at the top of every page.
+    "PRESENCE_GRACE": float(os.environ.get("DEMO_PRESENCE_GRACE", "3")),
+}

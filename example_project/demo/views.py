@@ -14,7 +14,12 @@ from livepush import WebSocketMessageType, send_ws_message_to_all, send_ws_messa
 @login_required
 def index(request: HttpRequest) -> HttpResponse:
     others = get_user_model().objects.exclude(pk=request.user.pk).order_by("username")
-    return render(request, "demo/index.html", {"others": others})
+    context = {
+        "others": others,
+        "albums": request.user.albums.all(),
+        "lists": request.user.bucket_lists.all(),
+    }
+    return render(request, "demo/index.html", context)
 
 
 @require_POST
