@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BLOCK = re.compile(r"```(?:python|html)\n(?:#|<!--) (example_project/\S+?)(?: -->)?\n(.*?)```", re.S)
+BLOCK = re.compile(
+    r"```(?:python|html)\n(?:#|<!--) (example_project/\S+?)(?: -->)?\n(.*?)```", re.S
+)
 BLOCKS = BLOCK.findall((ROOT / "docs" / "tutorial.md").read_text(encoding="utf-8"))
 
 
