@@ -22,6 +22,7 @@ import contextlib
 import logging
 import time
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
@@ -256,7 +257,10 @@ def _text(value: Any) -> str:
 class MemoryPresence(PresenceBackend):
     """Presence for one process (the in-memory channel layer); same rules, no Redis."""
 
-    def __init__(self, ttl: float, grace: float) -> None:
+    def __init__(
+        self, ttl: float, grace: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.clock = clock  # replaceable, so tests can let time pass
         self.ttl = ttl
         self.grace = max(0.0, grace)
         self.conns: dict[str, dict[str, float]] = {}
@@ -265,7 +269,7 @@ class MemoryPresence(PresenceBackend):
         self.closed: dict[str, float] = {}
 
     async def connect(self, user_id: str, conn_id: str) -> bool:
-        now = time.monotonic()
+        now = self.clock()
         self.closed.pop(conn_id, None)
         came_online = user_id not in self.users
         self.conns.setdefault(user_id, {})[conn_id] = now + self.ttl
@@ -273,7 +277,7 @@ class MemoryPresence(PresenceBackend):
         return came_online
 
     async def disconnect(self, user_id: str, conn_id: str) -> bool:
-        now = time.monotonic()
+        now = self.clock()
         self.closed[conn_id] = now + 2 * self.ttl
         conns = self.conns.get(user_id, {})
         conns.pop(conn_id, None)
@@ -290,7 +294,7 @@ class MemoryPresence(PresenceBackend):
         return False
 
     async def refresh(self, entries: list[tuple[str, str]]) -> list[str]:
-        now = time.monotonic()
+        now = self.clock()
         recreated = []
         for user_id, conn_id in entries:
             if conn_id in self.closed:
@@ -302,7 +306,7 @@ class MemoryPresence(PresenceBackend):
         return recreated
 
     async def sweep(self) -> list[str]:
-        now = time.monotonic()
+        now = self.clock()
         for conn_id, until in list(self.closed.items()):
             if until <= now:
                 del self.closed[conn_id]
@@ -321,11 +325,11 @@ class MemoryPresence(PresenceBackend):
         return offline
 
     async def online_user_ids(self) -> list[str]:
-        now = time.monotonic()
+        now = self.clock()
         return [u for u, deadline in self.users.items() if deadline > now]
 
     async def connection_count(self, user_id: str) -> int:
-        now = time.monotonic()
+        now = self.clock()
         return sum(1 for e in self.conns.get(user_id, {}).values() if e > now)
 
 
