@@ -591,22 +591,8 @@ async def test_mixin_heartbeat_answered_pong_keeps_the_connection_open():
     assert heartbeat_tasks() == []
 
 
-async def test_mixin_heartbeat_silence_closes_with_4002():
-    with livepush(**FAST_HEARTBEAT):
-        communicator = plain_communicator(PlainHeartbeatConsumer)
-        try:
-            assert await communicator.connect(timeout=WAIT) == (True, None)
-            assert await communicator.receive_from(timeout=WAIT) == '{"type":"PING"}'
-            assert await communicator.receive_output(timeout=WAIT) == CLOSE_4002
-        finally:
-            await communicator.disconnect(timeout=WAIT)
-    assert heartbeat_tasks() == []
-
-
-async def test_mixin_class_attributes_override_settings():
-    # Settings say a PING every 30 s; the class says 0.05 s, so one arrives well within WAIT,
-    # and the class's 0.04 s timeout closes the silent connection.
-    communicator = plain_communicator(FastPlainHeartbeatConsumer)
+async def assert_a_silent_client_is_pinged_then_closed(consumer_class: type) -> None:
+    communicator = plain_communicator(consumer_class)
     try:
         assert await communicator.connect(timeout=WAIT) == (True, None)
         assert await communicator.receive_from(timeout=WAIT) == '{"type":"PING"}'
@@ -614,6 +600,17 @@ async def test_mixin_class_attributes_override_settings():
     finally:
         await communicator.disconnect(timeout=WAIT)
     assert heartbeat_tasks() == []
+
+
+async def test_mixin_heartbeat_silence_closes_with_4002():
+    with livepush(**FAST_HEARTBEAT):
+        await assert_a_silent_client_is_pinged_then_closed(PlainHeartbeatConsumer)
+
+
+async def test_mixin_class_attributes_override_settings():
+    # Settings say a PING every 30 s; the class says 0.05 s, so one arrives well within WAIT,
+    # and the class's 0.04 s timeout closes the silent connection.
+    await assert_a_silent_client_is_pinged_then_closed(FastPlainHeartbeatConsumer)
 
 
 async def test_mixin_disconnect_before_the_first_ping_cancels_the_task():

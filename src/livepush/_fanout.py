@@ -10,7 +10,6 @@ text it already is, to every local connection in the group.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import weakref
 from typing import Any, Protocol
@@ -167,12 +166,3 @@ async def rejoin_all() -> None:
     loop = asyncio.get_running_loop()
     for fanout in list(_fanouts.get(loop, {}).values()):
         await fanout._rejoin()
-
-
-def reset() -> None:
-    """Forget every fan-out (for tests that replace the channel layer)."""
-    for per_loop in list(_fanouts.values()):
-        for fanout in per_loop.values():
-            with contextlib.suppress(RuntimeError):
-                fanout._stop()
-    _fanouts.clear()
