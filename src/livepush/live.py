@@ -29,7 +29,8 @@ from typing import Any, Literal
 from django.db import models, router
 from django.db.models.signals import post_save, pre_delete
 
-from livepush.push import _sync_send, audience_groups, encode_message
+from livepush._publish import publish_sync
+from livepush.push import audience_groups, encode_message
 from livepush.registry import TypeRef, get_registry
 
 __all__ = ["LiveModel", "live_model", "push_change", "unregister"]
@@ -55,7 +56,7 @@ class LiveModel:
             return
         text = encode_message(event_type, self.serializer(instance))
         using = router.db_for_write(type(instance), instance=instance)
-        _sync_send(groups, text, on_commit=True, using=using)
+        publish_sync(groups, text, on_commit=True, using=using)
 
 
 _live: dict[type[models.Model], LiveModel] = {}

@@ -502,13 +502,14 @@ def _user_id_value(user_id: str) -> Any:
 
 async def _announce(event: WebSocketMessageType, user_id: str, user: Any) -> None:
     """Push a presence event to its audience and send the matching signal; never raises."""
-    from livepush.push import _group_send, encode_message
+    from livepush._publish import publish
+    from livepush.push import encode_message
 
     try:
         groups = await _audience_groups(user_id, user)
         if groups:
             payload = {"user_id": _user_id_value(user_id)}
-            await _group_send(groups, encode_message(event, payload))
+            await publish(groups, encode_message(event, payload))
     except Exception:
         logger.exception("Could not push %s for user %s", event, user_id)
     signal = user_online if event is WebSocketMessageType.USER_PRESENCE_CONNECTED else user_offline

@@ -17,6 +17,7 @@ __all__ = [
     "TOKEN_SUBPROTOCOL_PREFIX",
     "CloseCode",
     "ErrorCode",
+    "ProtocolType",
     "encode_snapshot",
     "error_frame",
 ]
@@ -28,6 +29,26 @@ PUSH_EVENT_TYPE: Final = "livepush.push"
 SUBPROTOCOL: Final = "livepush"
 #: A client may carry its token as the subprotocol ``livepush.token.<JWT>`` next to ``livepush``.
 TOKEN_SUBPROTOCOL_PREFIX: Final = "livepush.token."
+
+
+class ProtocolType(str, enum.Enum):
+    """The message types the library itself sends or answers (its reserved names)."""
+
+    #: Heartbeat probe; either side may send it, the other answers ``PONG``.
+    PING = "PING"
+    #: The answer to ``PING``.
+    PONG = "PONG"
+    #: A problem with a client frame; the connection stays open.
+    ERROR = "ERROR"
+    #: The users online when a connection opened, sent before any other push.
+    PRESENCE_SNAPSHOT = "PRESENCE_SNAPSHOT"
+    #: A user came online (presence).
+    USER_PRESENCE_CONNECTED = "USER_PRESENCE_CONNECTED"
+    #: A user's last connection went (presence).
+    USER_PRESENCE_DISCONNECTED = "USER_PRESENCE_DISCONNECTED"
+
+    def __str__(self) -> str:
+        return str(self.value)
 
 
 class CloseCode(enum.IntEnum):

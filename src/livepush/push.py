@@ -10,18 +10,13 @@ consumers forward that text unchanged.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterable
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-from django.db import transaction
-
+from livepush._publish import publish, publish_sync
 from livepush.conf import livepush_settings
-from livepush.exceptions import LivePushConfigurationError, PayloadError, PushError
-from livepush.protocol import PUSH_EVENT_TYPE
+from livepush.exceptions import PayloadError
 from livepush.registry import PROTOCOL_TYPES, TypeRef, get_registry
 
 __all__ = [
@@ -67,22 +62,6 @@ def encode_message(event_type: TypeRef, data: Any) -> str:
         ) from exc
 
 
-def _event(group: str, text: str) -> dict[str, str]:
-    # "group" lets the receiving process's fan-out find its local members (livepush._fanout).
-    return {"type": PUSH_EVENT_TYPE, "group": group, "text": text}
-
-
-def _layer() -> Any:
-    alias = livepush_settings.CHANNEL_LAYER
-    layer = get_channel_layer(alias)
-    if layer is None:
-        raise LivePushConfigurationError(
-            f"No channel layer {alias!r}: add it to CHANNEL_LAYERS (for one process, "
-            "'channels.layers.InMemoryChannelLayer'; otherwise Redis, see the README)."
-        )
-    return layer
-
-
 def _user_groups(user_ids: Iterable[Any]) -> list[str]:
     if isinstance(user_ids, (str, bytes)):
         raise TypeError(f"user_ids must be an iterable of user ids, not {user_ids!r}")
@@ -96,44 +75,6 @@ def audience_groups(targets: Iterable[Any]) -> list[str]:
         raise TypeError(f"an audience must be an iterable of user ids and groups, not {targets!r}")
     groups = (t if isinstance(t, str) else livepush_settings.user_group(t) for t in targets)
     return list(dict.fromkeys(groups))
-
-
-async def _group_send(groups: list[str], text: str) -> None:
-    layer = _layer()
-    try:
-        if len(groups) == 1:
-            await layer.group_send(groups[0], _event(groups[0], text))
-        else:
-            await asyncio.gather(*(layer.group_send(g, _event(g, text)) for g in groups))
-    except Exception as exc:
-        raise PushError(
-            f"Could not push to {len(groups)} group(s) through channel layer "
-            f"{livepush_settings.CHANNEL_LAYER!r}: {type(exc).__name__}: {exc}"
-        ) from exc
-
-
-def _sync_send(groups: list[str], text: str, *, on_commit: bool, using: str | None) -> None:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    else:
-        raise RuntimeError(
-            "The sync push helpers cannot run inside an event loop; in async code await the "
-            "a-prefixed twin (asend_ws_message_to_user, abroadcast_ws_message, ...)."
-        )
-
-    def send() -> None:
-        # A named function, not a partial: Django's robust on_commit logs the callback's
-        # __qualname__ when it fails.
-        async_to_sync(_group_send)(groups, text)
-
-    if on_commit and transaction.get_connection(using).in_atomic_block:
-        # robust: the data is committed by then; a failed push is logged, not raised into the
-        # code that committed.
-        transaction.on_commit(send, using=using, robust=True)
-    else:
-        send()
 
 
 # Sync helpers -------------------------------------------------------------------------------
@@ -162,7 +103,7 @@ def send_ws_message_to_user(
         PushError: the channel layer failed (when sending at once).
     """
     text = encode_message(event_type, data)
-    _sync_send([livepush_settings.user_group(user_id)], text, on_commit=on_commit, using=using)
+    publish_sync([livepush_settings.user_group(user_id)], text, on_commit=on_commit, using=using)
 
 
 def broadcast_ws_message(
@@ -180,7 +121,7 @@ def broadcast_ws_message(
     text = encode_message(event_type, data)
     groups = _user_groups(user_ids)
     if groups:
-        _sync_send(groups, text, on_commit=on_commit, using=using)
+        publish_sync(groups, text, on_commit=on_commit, using=using)
 
 
 def send_ws_message_to_all(
@@ -191,7 +132,7 @@ def send_ws_message_to_all(
     Arguments and errors as :func:`send_ws_message_to_user`.
     """
     text = encode_message(event_type, data)
-    _sync_send([livepush_settings.broadcast_group], text, on_commit=on_commit, using=using)
+    publish_sync([livepush_settings.broadcast_group], text, on_commit=on_commit, using=using)
 
 
 def send_ws_message_to_group(
@@ -202,7 +143,7 @@ def send_ws_message_to_group(
     Arguments and errors as :func:`send_ws_message_to_user`.
     """
     text = encode_message(event_type, data)
-    _sync_send([group], text, on_commit=on_commit, using=using)
+    publish_sync([group], text, on_commit=on_commit, using=using)
 
 
 # Async twins --------------------------------------------------------------------------------
@@ -210,7 +151,7 @@ def send_ws_message_to_group(
 
 async def asend_ws_message_to_user(user_id: Any, event_type: TypeRef, data: Any) -> None:
     """Async :func:`send_ws_message_to_user`; sends at once."""
-    await _group_send([livepush_settings.user_group(user_id)], encode_message(event_type, data))
+    await publish([livepush_settings.user_group(user_id)], encode_message(event_type, data))
 
 
 async def abroadcast_ws_message(user_ids: Iterable[Any], event_type: TypeRef, data: Any) -> None:
@@ -218,14 +159,14 @@ async def abroadcast_ws_message(user_ids: Iterable[Any], event_type: TypeRef, da
     text = encode_message(event_type, data)
     groups = _user_groups(user_ids)
     if groups:
-        await _group_send(groups, text)
+        await publish(groups, text)
 
 
 async def asend_ws_message_to_all(event_type: TypeRef, data: Any) -> None:
     """Async :func:`send_ws_message_to_all`; sends at once."""
-    await _group_send([livepush_settings.broadcast_group], encode_message(event_type, data))
+    await publish([livepush_settings.broadcast_group], encode_message(event_type, data))
 
 
 async def asend_ws_message_to_group(group: str, event_type: TypeRef, data: Any) -> None:
     """Async :func:`send_ws_message_to_group`; sends at once."""
-    await _group_send([group], encode_message(event_type, data))
+    await publish([group], encode_message(event_type, data))

@@ -1,0 +1,100 @@
+"""Publishing a pre-encoded frame to groups: the one send step behind every push.
+
+``livepush.push``'s helpers, ``livepush.live`` and presence all encode their frame once and hand
+it here; the channel layer carries it to each process's fan-out (``livepush._fanout``), which
+hands it to its local connections' senders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from livepush.conf import livepush_settings
+from livepush.exceptions import LivePushConfigurationError, PushError
+from livepush.protocol import PUSH_EVENT_TYPE
+
+__all__ = ["channel_layer", "publish", "publish_sync", "push_event"]
+
+
+def push_event(group: str, text: str) -> dict[str, str]:
+    """The channel-layer message that carries ``text`` to group ``group``'s fan-outs.
+
+    ``"group"`` lets the receiving process's fan-out find its local members.
+    """
+    return {"type": PUSH_EVENT_TYPE, "group": group, "text": text}
+
+
+def channel_layer() -> Any:
+    """The channel layer ``LIVEPUSH["CHANNEL_LAYER"]`` names.
+
+    Raises:
+        LivePushConfigurationError: ``CHANNEL_LAYERS`` has no such layer.
+    """
+    alias = livepush_settings.CHANNEL_LAYER
+    layer = get_channel_layer(alias)
+    if layer is None:
+        raise LivePushConfigurationError(
+            f"No channel layer {alias!r}: add it to CHANNEL_LAYERS (for one process, "
+            "'channels.layers.InMemoryChannelLayer'; otherwise Redis, see the README)."
+        )
+    return layer
+
+
+async def publish(groups: Sequence[str], text: str) -> None:
+    """Send the encoded frame ``text`` to every connection in ``groups``, now.
+
+    Raises:
+        PushError: the channel layer failed; the original exception is its ``__cause__``.
+    """
+    layer = channel_layer()
+    try:
+        if len(groups) == 1:
+            await layer.group_send(groups[0], push_event(groups[0], text))
+        else:
+            await asyncio.gather(*(layer.group_send(g, push_event(g, text)) for g in groups))
+    except Exception as exc:
+        raise PushError(
+            f"Could not push to {len(groups)} group(s) through channel layer "
+            f"{livepush_settings.CHANNEL_LAYER!r}: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def publish_sync(
+    groups: Sequence[str], text: str, *, on_commit: bool, using: str | None = None
+) -> None:
+    """:func:`publish` from sync code; inside ``transaction.atomic()`` it may wait for the commit.
+
+    Args:
+        on_commit: inside an atomic block of ``using``, send after the commit (a failed push is
+            then logged, not raised, since the data is committed by then) instead of at once.
+        using: the database alias whose transaction to wait for.
+
+    Raises:
+        RuntimeError: called inside a running event loop (use :func:`publish`).
+        PushError: the channel layer failed, when sending at once.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        raise RuntimeError(
+            "The sync push helpers cannot run inside an event loop; in async code await the "
+            "a-prefixed twin (asend_ws_message_to_user, abroadcast_ws_message, ...)."
+        )
+
+    def send() -> None:
+        # A named function, not a partial: Django's robust on_commit logs the callback's
+        # __qualname__ when it fails.
+        async_to_sync(publish)(groups, text)
+
+    if on_commit and transaction.get_connection(using).in_atomic_block:
+        transaction.on_commit(send, using=using, robust=True)
+    else:
+        send()
