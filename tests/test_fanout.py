@@ -42,7 +42,7 @@ async def test_one_layer_member_per_group_however_many_connections():
     # The last one out left the group, and the fan-out stopped its tasks.
     assert "broadcast" not in layer.groups
     assert fanout.groups == {}
-    assert fanout._tasks == []
+    assert not fanout.running
 
 
 async def test_a_receiver_that_raises_does_not_stop_the_others(caplog):
@@ -91,3 +91,32 @@ async def test_leave_while_another_joins_keeps_the_group():
         assert await asyncio.wait_for(second.frames.get(), WAIT) == "still here"
     finally:
         await fanout.leave("g", second)
+
+
+async def test_probe_comes_back_while_memberships_hold():
+    layer = InMemoryChannelLayer()
+    fanout = Fanout(layer)
+    member = Receiver()
+    await fanout.join("user_1", member)
+    try:
+        assert await fanout.check_memberships() is True
+    finally:
+        await fanout.leave("user_1", member)
+    assert layer.groups == {}  # the probe group is left with the last group
+
+
+async def test_lost_memberships_are_noticed_and_joined_again(caplog):
+    layer = InMemoryChannelLayer()
+    fanout = Fanout(layer)
+    fanout.probe_timeout = 0.2  # the in-memory layer answers at once; a lost probe never does
+    member = Receiver()
+    await fanout.join("user_1", member)
+    try:
+        await layer.flush()  # what a Redis FLUSHALL or restart does to the memberships
+        assert await fanout.check_memberships() is False
+        assert "lost this process's group memberships" in caplog.text
+        await layer.group_send("user_1", push("user_1", "after the flush"))
+        assert await asyncio.wait_for(member.frames.get(), WAIT) == "after the flush"
+        assert await fanout.check_memberships() is True
+    finally:
+        await fanout.leave("user_1", member)

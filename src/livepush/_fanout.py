@@ -4,30 +4,37 @@ Channels' usual way is one channel per connection in every group, so a push to a
 process as one layer message per connection, each woken, dispatched and (in Channels 4.2+) run
 past ``close_old_connections`` on its own. Here the process's :class:`Fanout` channel is the only
 member the channel layer sees; a push arrives once per process and is handed, as the pre-encoded
-text it already is, to every local connection in the group.
+text it already is, to every local member of the group (a connection, which passes it to its
+sender, ``livepush._sender``).
+
+The fan-out keeps its memberships true by itself: it re-joins every group after the channel
+layer failed and came back, every :attr:`Fanout.refresh_interval` seconds (so memberships
+outlive channels-redis's ``group_expiry``), and whenever its probe, a message it sends to a group
+of its own every :attr:`Fanout.probe_interval` seconds, does not come back (Redis was flushed or
+restarted and lost the memberships).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 import weakref
 from typing import Any, Protocol
 
 from livepush.protocol import PUSH_EVENT_TYPE
 
-__all__ = ["Fanout", "get_fanout"]
+__all__ = ["PROBE_EVENT_TYPE", "Fanout", "Member", "get_fanout"]
 
 logger = logging.getLogger("livepush.fanout")
 
-#: Seconds between re-joining every group, so memberships survive channels-redis's
-#: ``group_expiry`` and a Redis restart or flush.
-REFRESH_INTERVAL = 300.0
-#: Seconds to wait before receiving again after the channel layer failed.
-RETRY_DELAY = 1.0
+#: The channel-layer event type of a fan-out's probe; only the fan-out that sent it receives it.
+PROBE_EVENT_TYPE = "livepush.probe"
 
 
-class Receiver(Protocol):
+class Member(Protocol):
+    """What the fan-out hands pushes to: a connection."""
+
     def livepush_deliver(self, text: str) -> None: ...
 
 
@@ -35,39 +42,59 @@ class _Group:
     __slots__ = ("joined", "lock", "members")
 
     def __init__(self) -> None:
-        self.members: set[Receiver] = set()
+        self.members: set[Member] = set()
         self.lock = asyncio.Lock()
         self.joined = False
 
 
 class Fanout:
-    """The fan-out of one channel layer in one event loop."""
+    """The fan-out of one channel layer in one event loop.
+
+    Attributes:
+        probe_interval: seconds between probes of the process's own memberships.
+        probe_timeout: seconds a probe may take to come back before the memberships count as
+            lost.
+        refresh_interval: seconds between re-joining every group.
+        retry_delay: seconds to wait before receiving again after the channel layer failed.
+    """
+
+    probe_interval = 5.0
+    probe_timeout = 2.0
+    refresh_interval = 300.0
+    retry_delay = 1.0
 
     def __init__(self, layer: Any) -> None:
         self.layer = layer
         self.channel: str | None = None
         self.groups: dict[str, _Group] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._probe_group = f"livepush.probe.{uuid.uuid4().hex}"
+        self._probe: tuple[str, asyncio.Future[None]] | None = None
 
-    async def join(self, name: str, receiver: Receiver) -> None:
-        """Deliver pushes to group ``name`` to ``receiver`` from now on."""
+    @property
+    def running(self) -> bool:
+        """Whether the fan-out receives from the channel layer (some group has a member)."""
+        return bool(self._tasks)
+
+    async def join(self, name: str, member: Member) -> None:
+        """Deliver pushes to group ``name`` to ``member`` from now on."""
         group = self.groups.get(name)
         if group is None:
             group = self.groups[name] = _Group()
         # Added before any await, so a concurrent leave() never drops a group being joined.
-        group.members.add(receiver)
+        group.members.add(member)
         async with group.lock:
-            if not group.joined and receiver in group.members:
+            if not group.joined and member in group.members:
                 await self._ensure_running()
                 await self.layer.group_add(name, self.channel)
                 group.joined = True
 
-    async def leave(self, name: str, receiver: Receiver) -> None:
-        """Stop delivering group ``name`` to ``receiver``; the last one out leaves the group."""
+    async def leave(self, name: str, member: Member) -> None:
+        """Stop delivering group ``name`` to ``member``; the last one out leaves the group."""
         group = self.groups.get(name)
         if group is None:
             return
-        group.members.discard(receiver)
+        group.members.discard(member)
         if group.members:
             return
         async with group.lock:
@@ -76,23 +103,72 @@ class Fanout:
                 await self.layer.group_discard(name, self.channel)
         if not group.members and not group.joined and not group.lock.locked():
             self.groups.pop(name, None)
-        if not self.groups:
+        if not self.groups and self._tasks:
             self._stop()
+            # A join racing this leave may re-add the probe group first and lose it here; its
+            # next probe then fails and re-joins.
+            await self.layer.group_discard(self._probe_group, self.channel)
 
     def deliver(self, message: dict[str, Any]) -> None:
-        if message.get("type") != PUSH_EVENT_TYPE:
-            logger.warning("Ignoring a %r message on the fan-out channel", message.get("type"))
+        """Hand one channel-layer message to the local members of its group."""
+        kind = message.get("type")
+        if kind == PROBE_EVENT_TYPE:
+            self._probe_returned(message.get("id"))
+            return
+        if kind != PUSH_EVENT_TYPE:
+            logger.warning("Ignoring a %r message on the fan-out channel", kind)
             return
         group = self.groups.get(message.get("group", ""))
         if group is None:
             return
         text = message["text"]
-        for receiver in tuple(group.members):
+        for member in tuple(group.members):
             try:
-                receiver.livepush_deliver(text)
+                member.livepush_deliver(text)
             except Exception:
                 # One connection's failure must not stop the process's pushes.
-                logger.exception("Delivering a push to %r failed", receiver)
+                logger.exception("Delivering a push to %r failed", member)
+
+    async def check_memberships(self) -> bool:
+        """Probe the process's memberships; re-join every group if the probe is lost.
+
+        Returns whether the probe came back. A channel-layer error propagates.
+        """
+        probe_id = uuid.uuid4().hex
+        arrived = asyncio.get_running_loop().create_future()
+        self._probe = (probe_id, arrived)
+        try:
+            await self.layer.group_send(
+                self._probe_group, {"type": PROBE_EVENT_TYPE, "id": probe_id}
+            )
+            await asyncio.wait_for(arrived, self.probe_timeout)
+        except asyncio.TimeoutError:
+            logger.warning(
+                "The channel layer lost this process's group memberships (Redis restarted or "
+                "flushed?); joining %d group(s) again",
+                len(self.groups),
+            )
+            await self.rejoin()
+            return False
+        finally:
+            self._probe = None
+        return True
+
+    async def rejoin(self) -> None:
+        """Join every group this fan-out belongs to again; failures are logged."""
+        names = [name for name, group in self.groups.items() if group.joined]
+        names.append(self._probe_group)
+        results = await asyncio.gather(
+            *(self.layer.group_add(name, self.channel) for name in names), return_exceptions=True
+        )
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            logger.warning("Could not join %d group(s) again: %r", len(failures), failures[0])
+
+    def _probe_returned(self, probe_id: object) -> None:
+        probe = self._probe
+        if probe is not None and probe[0] == probe_id and not probe[1].done():
+            probe[1].set_result(None)
 
     async def _ensure_running(self) -> None:
         if self.channel is None:
@@ -100,10 +176,11 @@ class Fanout:
             # of one prefix through one Redis key, and a second prefix would starve.
             self.channel = await self.layer.new_channel()
         if not self._tasks:
+            await self.layer.group_add(self._probe_group, self.channel)
             loop = asyncio.get_running_loop()
             self._tasks = [
                 loop.create_task(self._receive_loop(), name="livepush-fanout-receive"),
-                loop.create_task(self._refresh_loop(), name="livepush-fanout-refresh"),
+                loop.create_task(self._maintain_loop(), name="livepush-fanout-maintain"),
             ]
 
     def _stop(self) -> None:
@@ -123,27 +200,28 @@ class Fanout:
                 if not failed:
                     logger.warning("Channel layer receive failed (%r); retrying", exc)
                 failed = True
-                await asyncio.sleep(RETRY_DELAY)
+                await asyncio.sleep(self.retry_delay)
                 continue
             if failed:
                 failed = False
                 logger.warning("Channel layer is back; joining %d group(s) again", len(self.groups))
-                await self._rejoin()
+                await self.rejoin()
             self.deliver(message)
 
-    async def _refresh_loop(self) -> None:
+    async def _maintain_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_refresh = loop.time() + self.refresh_interval
         while True:
-            await asyncio.sleep(REFRESH_INTERVAL)
-            await self._rejoin()
-
-    async def _rejoin(self) -> None:
-        names = [name for name, group in self.groups.items() if group.joined]
-        results = await asyncio.gather(
-            *(self.layer.group_add(name, self.channel) for name in names), return_exceptions=True
-        )
-        failures = [r for r in results if isinstance(r, BaseException)]
-        if failures:
-            logger.warning("Could not join %d group(s) again: %r", len(failures), failures[0])
+            await asyncio.sleep(self.probe_interval)
+            try:
+                if loop.time() >= next_refresh:
+                    next_refresh = loop.time() + self.refresh_interval
+                    await self.rejoin()
+                else:
+                    await self.check_memberships()
+            except Exception as exc:
+                # The receive loop reports the layer's failures and re-joins when it is back.
+                logger.debug("Could not probe the channel layer: %r", exc)
 
 
 _fanouts: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, Fanout]] = (
@@ -159,10 +237,3 @@ def get_fanout(layer: Any) -> Fanout:
     if fanout is None or fanout.layer is not layer:
         fanout = per_loop[id(layer)] = Fanout(layer)
     return fanout
-
-
-async def rejoin_all() -> None:
-    """Join every group of this event loop's fan-outs again (Redis lost its data)."""
-    loop = asyncio.get_running_loop()
-    for fanout in list(_fanouts.get(loop, {}).values()):
-        await fanout._rejoin()

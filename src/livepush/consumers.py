@@ -8,7 +8,6 @@ and handle client messages with :func:`handles`; none of these need ``super()``.
 from __future__ import annotations
 
 import asyncio
-import collections
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -17,15 +16,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from livepush import _aio, presence
+from livepush import presence
 from livepush._fanout import Fanout, get_fanout
+from livepush._sender import Sender
 from livepush.auth import AuthError
 from livepush.conf import livepush_settings
 from livepush.exceptions import PayloadError
-from livepush.heartbeat import HeartbeatMixin
+from livepush.heartbeat import Heartbeat
 from livepush.protocol import (
-    PONG_FRAME,
-    PUSH_EVENT_TYPE,
     SUBPROTOCOL,
     CloseCode,
     ErrorCode,
@@ -61,7 +59,7 @@ def handles(*message_types: TypeRef) -> Callable[[_F], _F]:
     return decorate
 
 
-class LivePushConsumer(HeartbeatMixin, AsyncWebsocketConsumer):  # type: ignore[misc]
+class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     """Authenticated push consumer with heartbeat and registry-based dispatch.
 
     Connect: refuses with ``4001`` unless ``scope["user"]`` is an authenticated user (put there
@@ -72,6 +70,10 @@ class LivePushConsumer(HeartbeatMixin, AsyncWebsocketConsumer):  # type: ignore[
 
     #: Client message type name -> handler method name, collected from :func:`handles`.
     livepush_handlers: ClassVar[dict[str, str]] = {}
+    #: Seconds between ``PING`` frames; ``None`` reads ``LIVEPUSH["HEARTBEAT_INTERVAL"]``.
+    heartbeat_interval: ClassVar[float | None] = None
+    #: Seconds to wait for the ``PONG``; ``None`` reads ``LIVEPUSH["HEARTBEAT_TIMEOUT"]``.
+    heartbeat_timeout: ClassVar[float | None] = None
 
     user: Any = None
 
@@ -88,12 +90,17 @@ class LivePushConsumer(HeartbeatMixin, AsyncWebsocketConsumer):  # type: ignore[
         super().__init__(*args, **kwargs)
         self.joined_groups: list[str] = []
         self._accepted = False
-        self._outbox: collections.deque[str] = collections.deque()
-        self._flusher: asyncio.Task[None] | None = None
+        #: Puts this connection's pushes on the socket (order, holding, slow clients); made
+        #: when the connection starts, from its ASGI ``send``.
+        self.sender: Sender
+        self.heartbeat = Heartbeat(
+            self._send_text,
+            self._close_with,
+            interval=self.heartbeat_interval,
+            timeout=self.heartbeat_timeout,
+        )
         self._fanout: Fanout | None = None
         self._presence: presence.Tracker | None = None
-        # While True, pushes wait in the outbox: the presence snapshot must go first.
-        self._holding = False
 
     @property
     def channel_layer_alias(self) -> str:
@@ -122,56 +129,22 @@ class LivePushConsumer(HeartbeatMixin, AsyncWebsocketConsumer):  # type: ignore[
     # Protocol handlers ----------------------------------------------------------------------
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.sender = Sender(send)
         try:
             await super().__call__(scope, receive, send)
         finally:
-            # No task outlives the connection.
-            flusher, self._flusher = self._flusher, None
-            if flusher is not None:
-                flusher.cancel()
-
-    async def dispatch(self, message: Message) -> None:
-        # A push sent straight to this connection's channel is forwarded as the pre-encoded frame
-        # it is, without Channels' per-message close_old_connections (one shared thread that
-        # would serialise every delivery in the process): delivering a push touches no database.
-        if message["type"] == PUSH_EVENT_TYPE:
-            self.livepush_deliver(message["text"])
-            return
-        await super().dispatch(message)
+            # The one place a connection's tasks end, however it ended: none outlives it.
+            self.sender.close()
+            await self.heartbeat.aclose()
 
     def livepush_deliver(self, text: str) -> None:
-        """Send a pre-encoded push frame to this connection; frames go out in order.
+        """Send a pre-encoded push frame to this connection, after the ones before it.
 
-        Called by the process's fan-out for each push to a group this connection is in. The send
-        starts inline; if the server makes it wait (a client that is not reading), it finishes
-        in a task of this connection's, and later frames queue behind it, so one slow client
-        never holds up the others.
+        Called by the process's fan-out for each push to a group this connection is in; the
+        connection's :class:`~livepush._sender.Sender` sends it without blocking the fan-out.
+        Override it to filter or alter pushes per connection and call ``super()`` to send.
         """
-        if self._flusher is not None or self._holding:
-            self._outbox.append(text)
-            return
-        send = self.base_send({"type": "websocket.send", "text": text})
-        try:
-            step = _aio.start(send)
-        except Exception as exc:
-            logger.debug("Dropping a push for a closing connection: %r", exc)
-            return
-        if not _aio.finished(step):
-            self._flusher = asyncio.get_running_loop().create_task(self._flush(send, step))
-
-    async def _flush(self, send: Any, step: Any) -> None:
-        try:
-            await _aio.finish(send, step)
-            while self._outbox:
-                await self.base_send({"type": "websocket.send", "text": self._outbox.popleft()})
-        except Exception as exc:
-            # The connection is going away; its disconnect handler cleans up.
-            logger.debug(
-                "Dropping %d push(es) for a closing connection: %r", len(self._outbox), exc
-            )
-            self._outbox.clear()
-        finally:
-            self._flusher = None
+        self.sender.deliver(text)
 
     async def websocket_connect(self, message: Message) -> None:
         try:
@@ -201,16 +174,19 @@ class LivePushConsumer(HeartbeatMixin, AsyncWebsocketConsumer):  # type: ignore[
                 *await self.get_groups(),
             ]
             self.joined_groups = list(dict.fromkeys(groups))
-            self._holding = bool(livepush_settings.PRESENCE)
+            track_presence = bool(livepush_settings.PRESENCE)
+            if track_presence:
+                # The presence snapshot goes first; pushes wait for it.
+                self.sender.hold()
             self._fanout = get_fanout(self.channel_layer)
             await asyncio.gather(*(self._fanout.join(g, self) for g in self.joined_groups))
-            await self.accept(self._subprotocol())
-            self._accepted = True
-            if self._holding:
+            await self._accept()
+            self.heartbeat.start()
+            if track_presence:
                 try:
                     await self._presence_connect(user)
                 finally:
-                    self._release()
+                    self.sender.release()
             await self.connect()
         except Exception:
             logger.exception("Error while connecting a WebSocket; closing with 4000")
@@ -249,11 +225,7 @@ class LivePushConsumer(HeartbeatMixin, AsyncWebsocketConsumer):  # type: ignore[
     async def receive_frame(self, content: dict[str, Any]) -> None:
         """Dispatch a decoded client frame through the registry to its handler."""
         type_name: str = content["type"]
-        if type_name == "PONG":
-            self.heartbeat_pong()
-            return
-        if type_name == "PING":
-            await self.send(text_data=PONG_FRAME)
+        if await self.heartbeat.receive(type_name):
             return
         registry = get_registry()
         registered = registry.get(type_name)
@@ -285,7 +257,6 @@ class LivePushConsumer(HeartbeatMixin, AsyncWebsocketConsumer):  # type: ignore[
             )
 
     async def websocket_disconnect(self, message: Message) -> None:
-        self.stop_heartbeat()
         if self._presence is not None:
             tracker, self._presence = self._presence, None
             try:
@@ -309,14 +280,6 @@ class LivePushConsumer(HeartbeatMixin, AsyncWebsocketConsumer):  # type: ignore[
         raise StopConsumer()
 
     # Helpers --------------------------------------------------------------------------------
-
-    def _release(self) -> None:
-        """Send the pushes held back while the snapshot was made, in order."""
-        self._holding = False
-        held = list(self._outbox)
-        self._outbox.clear()
-        for text in held:
-            self.livepush_deliver(text)
 
     async def _presence_connect(self, user: Any) -> None:
         tracker = presence.get_tracker()
@@ -344,10 +307,19 @@ class LivePushConsumer(HeartbeatMixin, AsyncWebsocketConsumer):  # type: ignore[
     def _subprotocol(self) -> str | None:
         return SUBPROTOCOL if SUBPROTOCOL in (self.scope.get("subprotocols") or ()) else None
 
+    async def _accept(self) -> None:
+        if not self._accepted:
+            self._accepted = True
+            await self.accept(self._subprotocol())
+
     async def _refuse(self, code: CloseCode) -> None:
         # Accept before closing: a close before accept is an HTTP 403, which browsers report as
         # 1006 with no code. The heartbeat is not started for a connection being refused.
-        if not self._accepted:
-            self._accepted = True
-            await AsyncWebsocketConsumer.accept(self, self._subprotocol())
+        await self._accept()
         await self.close(code=int(code))
+
+    async def _send_text(self, text: str) -> None:
+        await self.send(text_data=text)
+
+    async def _close_with(self, code: int) -> None:
+        await self.close(code=code)

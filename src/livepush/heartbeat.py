@@ -1,8 +1,9 @@
 """Server heartbeat: ``PING`` every ``HEARTBEAT_INTERVAL``, close ``4002`` without a ``PONG``.
 
-:class:`HeartbeatMixin` works on any Channels ``AsyncWebsocketConsumer``: it starts after
-``accept()``, answers a client ``PING`` with ``PONG``, and stops when the connection ends, so no
-task outlives the connection.
+:class:`Heartbeat` is the one owner of a connection's heartbeat: it runs the ``PING`` task,
+records ``PONG`` and answers a client's ``PING``. :class:`~livepush.consumers.LivePushConsumer`
+holds one; :class:`HeartbeatMixin` gives one to any Channels ``AsyncWebsocketConsumer``. Either
+way it starts after ``accept()`` and stops when the connection ends, so no task outlives it.
 """
 
 from __future__ import annotations
@@ -11,37 +12,129 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from livepush.conf import livepush_settings
-from livepush.protocol import PING_FRAME, PONG_FRAME, CloseCode
+from livepush.protocol import PING_FRAME, PONG_FRAME, CloseCode, ProtocolType
 
 if TYPE_CHECKING:
     from livepush._types import ASGIReceive, ASGISend, Message, Scope
 
-__all__ = ["HeartbeatMixin"]
+__all__ = ["Heartbeat", "HeartbeatMixin"]
 
 logger = logging.getLogger("livepush.heartbeat")
 
-# Heartbeat frames are tiny; anything longer is not one and is not parsed here.
+# Heartbeat frames are tiny; anything longer is not one and is not parsed by the mixin.
 _MAX_HEARTBEAT_FRAME = 64
 
 
+class Heartbeat:
+    """One connection's heartbeat.
+
+    Args:
+        send_text: sends a text frame on the connection.
+        close: closes the connection with a code.
+        interval: seconds between ``PING`` frames; ``None`` reads ``HEARTBEAT_INTERVAL``.
+        timeout: seconds to wait for the ``PONG``, the ``PING``'s own send included (a client
+            that stops reading leaves it waiting on a full transport); ``None`` reads
+            ``HEARTBEAT_TIMEOUT``.
+    """
+
+    def __init__(
+        self,
+        send_text: Callable[[str], Awaitable[None]],
+        close: Callable[[int], Awaitable[None]],
+        *,
+        interval: float | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        self._send_text = send_text
+        self._close = close
+        self.interval = interval or livepush_settings.heartbeat_interval
+        self.timeout = timeout or livepush_settings.heartbeat_timeout
+        self._pong = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None
+
+    def start(self) -> None:
+        """Start sending ``PING`` frames (idempotent)."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"livepush-heartbeat-{id(self):x}"
+            )
+
+    def stop(self) -> None:
+        """Cancel the ``PING`` task, if it runs (idempotent)."""
+        task, self._task = self._task, None
+        if task is not None and task is not _current_task():
+            task.cancel()
+
+    async def aclose(self) -> None:
+        """Stop and wait until the ``PING`` task has ended."""
+        task = self._task
+        self.stop()
+        if task is not None and task is not _current_task():
+            await asyncio.wait((task,))
+
+    def pong(self) -> None:
+        """Record a ``PONG`` from the client."""
+        self._pong.set()
+
+    async def receive(self, type_name: str) -> bool:
+        """Handle a client frame of type ``type_name`` if it is ``PING`` or ``PONG``.
+
+        Returns whether it was one: a ``PONG`` is recorded, a ``PING`` is answered with ``PONG``.
+        """
+        if type_name == ProtocolType.PONG:
+            self.pong()
+            return True
+        if type_name == ProtocolType.PING:
+            await self._send_text(PONG_FRAME)
+            return True
+        return False
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            self._pong.clear()
+            try:
+                await asyncio.wait_for(self._ping_and_wait(), self.timeout)
+            except asyncio.TimeoutError:
+                logger.debug(
+                    "No PONG within %ss; closing with %d", self.timeout, CloseCode.HEARTBEAT_TIMEOUT
+                )
+                self._task = None
+                with contextlib.suppress(Exception):
+                    await self._close(int(CloseCode.HEARTBEAT_TIMEOUT))
+                return
+
+    async def _ping_and_wait(self) -> None:
+        await self._send_text(PING_FRAME)
+        await self._pong.wait()
+
+
 class HeartbeatMixin:
-    """Keep a WebSocket alive and detect dead peers; mix in before ``AsyncWebsocketConsumer``.
+    """Give any Channels ``AsyncWebsocketConsumer`` the heartbeat; list it first in the bases.
+
+    The heartbeat starts in :meth:`accept` and stops when the consumer ends. A text frame that
+    is exactly a ``PING`` or ``PONG`` object is handled here; every other frame goes on to the
+    consumer's ``receive()``.
 
     Attributes:
         heartbeat_interval: seconds between ``PING`` frames; ``None`` reads
             ``LIVEPUSH["HEARTBEAT_INTERVAL"]``.
         heartbeat_timeout: seconds to wait for the ``PONG``; ``None`` reads
             ``LIVEPUSH["HEARTBEAT_TIMEOUT"]``.
+        heartbeat: the connection's :class:`Heartbeat`, from ``accept()`` on.
     """
 
     heartbeat_interval: float | None = None
     heartbeat_timeout: float | None = None
-
-    _heartbeat_task: asyncio.Task[None] | None = None
-    _pong_received: asyncio.Event | None = None
+    heartbeat: Heartbeat | None = None
 
     # What the mixin needs from the consumer it is mixed into.
     if TYPE_CHECKING:
@@ -56,7 +149,8 @@ class HeartbeatMixin:
         try:
             await super().__call__(scope, receive, send)  # type: ignore[misc]
         finally:
-            self.stop_heartbeat()
+            if self.heartbeat is not None:
+                await self.heartbeat.aclose()
 
     async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
         """Accept the connection, then start the heartbeat."""
@@ -68,64 +162,38 @@ class HeartbeatMixin:
 
     async def websocket_receive(self, message: Message) -> None:
         text = message.get("text")
-        if text is not None and len(text) <= _MAX_HEARTBEAT_FRAME:
-            kind = _heartbeat_kind(text)
-            if kind == "PONG":
-                self.heartbeat_pong()
-                return
-            if kind == "PING":
-                await self.send(text_data=PONG_FRAME)
+        if text is not None and len(text) <= _MAX_HEARTBEAT_FRAME and self.heartbeat is not None:
+            kind = _heartbeat_type(text)
+            if kind is not None and await self.heartbeat.receive(kind):
                 return
         await super().websocket_receive(message)  # type: ignore[misc]
 
-    async def websocket_disconnect(self, message: Message) -> None:
-        self.stop_heartbeat()
-        await super().websocket_disconnect(message)  # type: ignore[misc]
-
     def start_heartbeat(self) -> None:
-        """Start the heartbeat task (idempotent)."""
-        if self._heartbeat_task is None:
-            self._pong_received = asyncio.Event()
-            self._heartbeat_task = asyncio.get_running_loop().create_task(
-                self._heartbeat(), name=f"livepush-heartbeat-{id(self):x}"
+        """Start the heartbeat (idempotent)."""
+        if self.heartbeat is None:
+            self.heartbeat = Heartbeat(
+                self._heartbeat_send,
+                self._heartbeat_close,
+                interval=self.heartbeat_interval,
+                timeout=self.heartbeat_timeout,
             )
+        self.heartbeat.start()
 
     def stop_heartbeat(self) -> None:
-        """Cancel the heartbeat task, if running."""
-        task, self._heartbeat_task = self._heartbeat_task, None
-        if task is not None and task is not _current_task():
-            task.cancel()
+        """Stop the heartbeat, if it runs."""
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
 
     def heartbeat_pong(self) -> None:
         """Record a ``PONG`` from the client."""
-        if self._pong_received is not None:
-            self._pong_received.set()
+        if self.heartbeat is not None:
+            self.heartbeat.pong()
 
-    async def _heartbeat(self) -> None:
-        interval = self.heartbeat_interval or livepush_settings.heartbeat_interval
-        timeout = self.heartbeat_timeout or livepush_settings.heartbeat_timeout
-        pong = self._pong_received
-        if pong is None:  # pragma: no cover - start_heartbeat always sets it
-            return
-        while True:
-            await asyncio.sleep(interval)
-            pong.clear()
-            try:
-                # The send itself counts against the timeout: a client that stops reading
-                # leaves it waiting on a full transport.
-                await asyncio.wait_for(self._ping_and_wait(pong), timeout)
-            except asyncio.TimeoutError:
-                logger.debug(
-                    "No PONG within %ss; closing with %d", timeout, CloseCode.HEARTBEAT_TIMEOUT
-                )
-                self._heartbeat_task = None
-                with contextlib.suppress(Exception):
-                    await self.close(code=int(CloseCode.HEARTBEAT_TIMEOUT))
-                return
+    async def _heartbeat_send(self, text: str) -> None:
+        await self.send(text_data=text)
 
-    async def _ping_and_wait(self, pong: asyncio.Event) -> None:
-        await self.send(text_data=PING_FRAME)
-        await pong.wait()
+    async def _heartbeat_close(self, code: int) -> None:
+        await self.close(code=code)
 
 
 def _current_task() -> asyncio.Task[Any] | None:
@@ -135,14 +203,15 @@ def _current_task() -> asyncio.Task[Any] | None:
         return None
 
 
-def _heartbeat_kind(text: str) -> str | None:
+def _heartbeat_type(text: str) -> str | None:
     """Return ``"PING"`` or ``"PONG"`` when ``text`` is exactly such a frame, else ``None``."""
-    if "PING" not in text and "PONG" not in text:
+    if ProtocolType.PING not in text and ProtocolType.PONG not in text:
         return None
     try:
         content = json.loads(text)
     except ValueError:
         return None
-    if isinstance(content, dict) and content.get("type") in ("PING", "PONG") and len(content) <= 2:
-        return str(content["type"])
+    kind = content.get("type") if isinstance(content, dict) else None
+    if kind in (ProtocolType.PING, ProtocolType.PONG) and len(content) <= 2:
+        return str(kind)
     return None

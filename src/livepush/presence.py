@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import async_to_sync
 from django.dispatch import Signal
 
-from livepush import _fanout
 from livepush.conf import livepush_settings
 from livepush.registry import WebSocketMessageType
 
@@ -449,11 +448,8 @@ class Tracker:
                 logger.warning("Presence refresh failed: %r", exc)
                 continue
             if recreated:
-                # Entries this process holds were gone: Redis restarted or was flushed, and the
-                # channel-layer group memberships went with them. Restore those first, so the
-                # events below reach this process's connections too.
+                # Entries this process holds were gone: Redis restarted or was flushed.
                 logger.warning("Presence entries were lost (Redis restart or flush); restoring")
-                await _fanout.rejoin_all()
             for user_id in dict.fromkeys(recreated):
                 await _announce(WebSocketMessageType.USER_PRESENCE_CONNECTED, user_id, None)
 
