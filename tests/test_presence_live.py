@@ -102,8 +102,9 @@ async def test_redis_flush_is_repaired_within_one_refresh(
         async with ws_connect(server_a.url, token=token_for(alice)):
             assert await presence_events(observer, alice) == CONNECTED
             assert redis_server.command("FLUSHALL").startswith(b"+OK")
-            # The next refresh finds alice's entry gone, writes it again, rejoins this process's
-            # channel-layer groups (the flush emptied them too) and says she is online.
+            # The next refresh finds alice's entry gone, writes it again and says she is online.
+            # The flush emptied this process's channel-layer groups too: the fan-out notices and
+            # rejoins them itself, so the event reaches the observer.
             assert await presence_events(observer, alice) == CONNECTED
             assert await _is_online(redis_server, alice)
         assert await presence_events(observer, alice) == DISCONNECTED
