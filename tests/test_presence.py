@@ -4,41 +4,73 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
+from django.test import override_settings
 from redis.asyncio import Redis
 
-from livepush.presence import MemoryPresence, RedisPresence
+from livepush.presence import MemoryPresence, RedisPresence, backends
+from livepush.presence.ids import user_id_from_key, user_id_key, user_ids_from_keys
 
 WAIT = 10.0
 _prefixes = itertools.count()
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-async def make_backend(request):
-    clients = []
+class Backends:
+    """Makes backends of one kind, and lets time pass for them."""
 
-    def make(ttl: float = 30.0, grace: float = 0.0):
-        if request.param == "memory":
-            return MemoryPresence(ttl, grace)
-        client = Redis.from_url(request.getfixturevalue("redis_server").url)
-        clients.append(client)
+    def __init__(self, kind: str, request: pytest.FixtureRequest) -> None:
+        self.kind = kind
+        self.request = request
+        self.now = 0.0
+        self.clients: list[Redis] = []
+
+    def make(self, ttl: float = 30.0, grace: float = 0.0) -> Any:
+        if self.kind == "memory":
+            return MemoryPresence(ttl, grace, clock=lambda: self.now)
+        client = Redis.from_url(self.request.getfixturevalue("redis_server").url)
+        self.clients.append(client)
         return RedisPresence(client, f"test:{next(_prefixes)}", ttl, grace)
 
-    yield make
-    for client in clients:
+    async def elapse(self, seconds: float) -> None:
+        if self.kind == "memory":
+            self.now += seconds
+        else:
+            # A real server's clock (Redis TIME) must run the lease down.
+            await asyncio.sleep(seconds)
+
+    async def until(self, predicate: Callable[[], Awaitable[Any]], what: str) -> Any:
+        """``predicate()``, which must be true after :meth:`elapse` ended a lease.
+
+        Against Redis, polled for at most WAIT: Redis's own clock decides when a lease ends, so
+        a moment after the wait it may not have ended yet.
+        """
+        if self.kind == "memory":
+            result = await predicate()
+            assert result, f"{what} did not happen"
+            return result
+        deadline = asyncio.get_running_loop().time() + WAIT
+        while True:
+            result = await predicate()
+            if result:
+                return result
+            assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+async def backends_of_a_kind(request):
+    made = Backends(request.param, request)
+    yield made
+    for client in made.clients:
         await client.aclose()
 
 
-async def until(predicate, what: str):
-    """Poll ``predicate`` (time passing is what is being tested) until true, for at most WAIT."""
-    deadline = asyncio.get_running_loop().time() + WAIT
-    while True:
-        result = await predicate()
-        if result:
-            return result
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
+@pytest.fixture
+def make_backend(backends_of_a_kind):
+    return backends_of_a_kind.make
 
 
 async def test_online_on_the_first_connection_offline_on_the_last(make_backend):
@@ -53,31 +85,34 @@ async def test_online_on_the_first_connection_offline_on_the_last(make_backend):
     assert await backend.connection_count("1") == 0
 
 
-async def test_grace_period_absorbs_a_reload_and_then_expires(make_backend):
-    backend = make_backend(grace=0.3)
+async def test_grace_period_absorbs_a_reload_and_then_expires(backends_of_a_kind):
+    backend = backends_of_a_kind.make(grace=0.3)
     assert await backend.connect("1", "page") is True
     assert await backend.disconnect("1", "page") is False  # not yet: grace
     assert await backend.online_user_ids() == ["1"]
     assert await backend.connect("1", "reloaded") is False  # no flap
     assert await backend.disconnect("1", "reloaded") is False
-    assert await until(backend.sweep, "the grace period to end") == ["1"]
+    assert await backend.sweep() == []
+    await backends_of_a_kind.elapse(0.3)
+    assert await backends_of_a_kind.until(backend.sweep, "the grace period to end") == ["1"]
     assert await backend.sweep() == []
     assert await backend.online_user_ids() == []
 
 
-async def test_an_entry_nobody_refreshes_expires_exactly_once(make_backend):
-    backend = make_backend(ttl=0.3)
+async def test_an_entry_nobody_refreshes_expires_exactly_once(backends_of_a_kind):
+    backend = backends_of_a_kind.make(ttl=0.3)
     await backend.connect("7", "on-a-dead-server")
-    assert await until(backend.sweep, "the entry to expire") == ["7"]
+    await backends_of_a_kind.elapse(0.3)
+    assert await backends_of_a_kind.until(backend.sweep, "the entry to expire") == ["7"]
     assert await backend.sweep() == []
     assert await backend.connection_count("7") == 0
 
 
-async def test_refresh_keeps_entries_alive(make_backend):
-    backend = make_backend(ttl=0.5)
+async def test_refresh_keeps_entries_alive(backends_of_a_kind):
+    backend = backends_of_a_kind.make(ttl=0.5)
     await backend.connect("7", "alive")
     for _ in range(4):
-        await asyncio.sleep(0.2)  # the TTL running down is what is tested
+        await backends_of_a_kind.elapse(0.2)  # the TTL running down is what is tested
         assert await backend.refresh([("7", "alive")]) == []
         assert await backend.sweep() == []
     assert await backend.online_user_ids() == ["7"]
@@ -131,15 +166,16 @@ async def test_concurrent_cycles_from_two_clients_stay_balanced(redis_server):
             await client.aclose()
 
 
-async def test_a_lapsed_user_is_offline_before_any_sweep(make_backend):
-    backend = make_backend(ttl=0.3)
+async def test_a_lapsed_user_is_offline_before_any_sweep(backends_of_a_kind):
+    backend = backends_of_a_kind.make(ttl=0.3)
     await backend.connect("9", "on-a-dead-server")
     assert await backend.is_online("9")
+    await backends_of_a_kind.elapse(0.3)
 
     async def offline() -> bool:
         return not await backend.online_user_ids() and not await backend.is_online("9")
 
-    assert await until(offline, "the lease to lapse")
+    assert await backends_of_a_kind.until(offline, "the lease to lapse")
 
 
 async def test_a_connection_whose_connect_failed_is_never_refreshed(settings):
@@ -150,19 +186,17 @@ async def test_a_connection_whose_connect_failed_is_never_refreshed(settings):
             raise ConnectionError("Redis went away")
 
     settings.LIVEPUSH = {**settings.LIVEPUSH, "PRESENCE": True, "PRESENCE_GRACE": 0}
-    presence._memory = Failing(float(settings.LIVEPUSH["PRESENCE_TTL"]), 0.0)
     tracker = presence.Tracker()
     try:
 
         class User:
             pk = 5
 
-        with pytest.raises(ConnectionError):
+        with backends.override(Failing(30.0, 0.0)), pytest.raises(ConnectionError):
             await tracker.connect(User(), "conn")
         assert tracker.connections == {}
     finally:
         tracker.stop()
-        presence._memory = None
 
 
 @pytest.mark.redis
@@ -173,10 +207,66 @@ async def test_a_sync_query_on_the_servers_loop_keeps_its_shared_client(redis_se
 
     settings.LIVEPUSH = {**settings.LIVEPUSH, "PRESENCE_REDIS_URL": redis_server.url}
     backend = presence.get_backend()
-    await backend.connect("3", "tab")
-    # A sync view under ASGI: sync_to_async thread, whose async_to_sync runs on this loop.
-    assert await sync_to_async(presence.is_online)(3) is True
-    assert presence.get_backend() is backend
-    assert await backend.connection_count("3") == 1  # the client still works
-    await backend.disconnect("3", "tab")
-    await backend.client.aclose()
+    assert isinstance(backend, RedisPresence)
+    try:
+        await backend.connect("3", "tab")
+        # A sync view under ASGI: sync_to_async thread, whose async_to_sync runs on this loop.
+        assert await sync_to_async(presence.is_online)(3) is True
+        assert presence.get_backend() is backend
+        assert await backend.connection_count("3") == 1  # the client still works
+        await backend.disconnect("3", "tab")
+    finally:
+        await backend.client.aclose()
+        backends.reset()
+
+
+# User ids ---------------------------------------------------------------------------------------
+
+
+def test_user_ids_come_back_through_the_user_models_primary_key_field():
+    # The configured user model (django.contrib.auth's User) has an AutoField.
+    assert user_id_key(7) == "7"
+    assert user_id_from_key("7") == 7
+    assert user_ids_from_keys(["1", "12"]) == [1, 12]
+
+
+def test_a_string_primary_key_of_digits_stays_a_string():
+    # Session's primary key is a CharField: a user model keyed like it keeps "007" and "42" as
+    # they are (guessing from isdigit() made them 7 and 42).
+    with override_settings(AUTH_USER_MODEL="sessions.Session"):
+        assert user_id_from_key("007") == "007"
+        assert user_ids_from_keys(["42", "abc"]) == ["42", "abc"]
+
+
+async def test_queries_events_and_signals_give_the_primary_key_value(settings):
+    from livepush import presence
+
+    settings.LIVEPUSH = {**settings.LIVEPUSH, "PRESENCE": True, "PRESENCE_GRACE": 0}
+    seen: list[tuple[str, Any]] = []
+
+    async def on_online(sender: Any, user_id: Any, **kwargs: Any) -> None:
+        seen.append(("online", user_id))
+
+    async def on_offline(sender: Any, user_id: Any, **kwargs: Any) -> None:
+        seen.append(("offline", user_id))
+
+    class User:
+        pk = "007"
+
+    presence.user_online.connect(on_online)
+    presence.user_offline.connect(on_offline)
+    tracker = presence.Tracker()
+    try:
+        with (
+            override_settings(AUTH_USER_MODEL="sessions.Session"),
+            backends.override(MemoryPresence(30.0, 0.0)),
+        ):
+            await tracker.connect(User(), "tab")
+            assert await presence.aonline_user_ids() == ["007"]
+            assert await presence.ais_online("007")
+            await tracker.disconnect(User(), "tab")
+    finally:
+        tracker.stop()
+        presence.user_online.disconnect(on_online)
+        presence.user_offline.disconnect(on_offline)
+    assert seen == [("online", "007"), ("offline", "007")]

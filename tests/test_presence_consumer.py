@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.test import override_settings
 
 from livepush import presence
+from livepush.presence import backends
 from livepush.routing import websocket_application
 from livepush.tokens import issue_access_token
 
@@ -33,10 +34,10 @@ def audience_of_friends(user: Any) -> list[Any]:
 def presence_on() -> Iterator[None]:
     config = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     live = {**settings.LIVEPUSH, "PRESENCE": True, "PRESENCE_GRACE": 0, "PRESENCE_TTL": 30}
-    presence._memory = None
+    backends.reset()
     with override_settings(CHANNEL_LAYERS=config, LIVEPUSH=live):
         yield
-    presence._memory = None
+    backends.reset()
 
 
 @pytest.fixture
