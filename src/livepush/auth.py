@@ -111,9 +111,12 @@ def get_token_from_scope(scope: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _algorithms() -> list[str]:
-    # The system check reports "none"; dropping it here as well means a bad setting can never
-    # turn signature checking off.
+def allowed_algorithms() -> list[str]:
+    """The JWT algorithms tokens may be signed with: ``JWT_ALGORITHMS`` without ``"none"``.
+
+    Internal API shared with ``livepush.tokens``. The system check reports ``"none"``; dropping
+    it here as well means a bad setting can never turn signature checking off.
+    """
     return [a for a in livepush_settings.JWT_ALGORITHMS if str(a).lower() != "none"]
 
 
@@ -138,7 +141,7 @@ def decode_token(token: str) -> dict[str, Any]:
     claims: dict[str, Any] = jwt.decode(
         token,
         key=livepush_settings.verifying_key,
-        algorithms=_algorithms(),
+        algorithms=allowed_algorithms(),
         audience=audience,
         issuer=issuer,
         leeway=livepush_settings.JWT_LEEWAY,

@@ -14,7 +14,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from livepush.auth import ACCESS_TOKEN_TYPE, TOKEN_TYPE_CLAIM, _algorithms
+from livepush.auth import ACCESS_TOKEN_TYPE, TOKEN_TYPE_CLAIM, allowed_algorithms
 from livepush.conf import livepush_settings
 from livepush.exceptions import LivePushConfigurationError
 
@@ -35,7 +35,7 @@ def issue_access_token(
         lifetime: seconds or a timedelta; default ``LIVEPUSH["ACCESS_TOKEN_LIFETIME"]``.
         **extra_claims: added to the payload.
     """
-    algorithms = _algorithms()
+    algorithms = allowed_algorithms()
     if not algorithms:
         raise LivePushConfigurationError("LIVEPUSH['JWT_ALGORITHMS'] allows no algorithm.")
     if lifetime is None:
