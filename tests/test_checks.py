@@ -15,9 +15,13 @@ from django.core.checks import CheckMessage, Tags, run_checks
 from django.test import override_settings
 
 import livepush.checks
+import livepush.registry
 from livepush.checks import check_settings
+from livepush.conf import SETTINGS, Rule, Setting
 from livepush.consumers import LivePushConsumer, handles
+from livepush.exceptions import DuplicateMessageType
 from livepush.layers import redis_channel_layer
+from livepush.registry import MessageTypeRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKS_DOC = ROOT / "docs" / "reference" / "checks.md"
@@ -43,6 +47,14 @@ class IntMessageType(int, enum.Enum):
 
 class ClashingMessageType(str, enum.Enum):
     PING = "PING"  # already taken by the built-in WebSocketMessageType
+
+
+class EmptyNameMessageType(str, enum.Enum):
+    EMPTY = " "
+
+
+class TakenInCodeMessageType(str, enum.Enum):
+    TAKEN_IN_CODE = "TAKEN_IN_CODE"
 
 
 class NotAnEnum:
@@ -86,16 +98,17 @@ CASES = [
     pytest.param({"MAX_MESSAGE_SIZE": True}, {}, ["livepush.E003"], id="E003-bool"),
     pytest.param({"CONSUMER": 42}, {}, ["livepush.E003"], id="E003-consumer"),
     pytest.param({"HEARTBEAT_INTERVAL": 0}, {}, ["livepush.E004"], id="E004-zero"),
+    pytest.param({"HEARTBEAT_TIMEOUT": -1}, {}, ["livepush.E004"], id="E004-negative-timeout"),
     pytest.param(
-        {"HEARTBEAT_INTERVAL": 10, "HEARTBEAT_TIMEOUT": 10}, {}, ["livepush.E004"], id="E004-order"
+        {"HEARTBEAT_INTERVAL": 10, "HEARTBEAT_TIMEOUT": 10}, {}, ["livepush.E020"], id="E020"
     ),
     pytest.param({"JWT_ALGORITHMS": []}, {}, ["livepush.E005"], id="E005-empty"),
     pytest.param({"JWT_ALGORITHMS": ["HS256", "NONE"]}, {}, ["livepush.E005"], id="E005-none"),
     pytest.param(
         {"JWT_ALGORITHMS": ["ES999"], "JWT_VERIFYING_KEY": "pem"},
         {},
-        ["livepush.E005"],
-        id="E005-unknown",
+        ["livepush.E021"],
+        id="E021",
     ),
     pytest.param({"JWT_SIGNING_KEY": ""}, {}, ["livepush.E006"], id="E006"),
     pytest.param({"JWT_ALGORITHMS": ["RS256"]}, {}, ["livepush.E007"], id="E007"),
@@ -111,14 +124,18 @@ CASES = [
         {"MESSAGE_TYPES": ["tests.test_checks.Missing"]}, {}, ["livepush.E010"], id="E010-import"
     ),
     pytest.param(
-        {"MESSAGE_TYPES": ["tests.test_checks.NotAnEnum"]}, {}, ["livepush.E010"], id="E010-class"
+        {"MESSAGE_TYPES": ["tests.test_checks.NotAnEnum"]}, {}, ["livepush.E022"], id="E022-class"
     ),
     pytest.param(
         {"MESSAGE_TYPES": ["tests.test_checks.IntMessageType"]},
         {},
-        ["livepush.E010"],
-        id="E010-int-enum",
+        ["livepush.E022"],
+        id="E022-int-enum",
     ),
+    pytest.param(
+        {"MESSAGE_TYPES": [EmptyNameMessageType]}, {}, ["livepush.E022"], id="E022-empty-name"
+    ),
+    pytest.param({"MESSAGE_TYPES": [42]}, {}, ["livepush.E022"], id="E022-not-a-path"),
     pytest.param(
         {"MESSAGE_TYPES": ["tests.test_checks.ClashingMessageType"]},
         {},
@@ -128,9 +145,8 @@ CASES = [
     pytest.param(
         {"CONSUMER": "tests.test_checks.Missing"}, {}, ["livepush.E012"], id="E012-import"
     ),
-    pytest.param(
-        {"CONSUMER": "tests.test_checks.NotAConsumer"}, {}, ["livepush.E012"], id="E012-class"
-    ),
+    pytest.param({"CONSUMER": "tests.test_checks.NotAConsumer"}, {}, ["livepush.E023"], id="E023"),
+    pytest.param({"CONSUMER": NotAConsumer}, {}, ["livepush.E023"], id="E023-class"),
     pytest.param(
         {"CONSUMER": "tests.test_checks.UnregisteredHandlerConsumer"},
         {},
@@ -138,7 +154,7 @@ CASES = [
         id="E013",
     ),
     pytest.param({"JSON_ENCODER": "json.Missing"}, {}, ["livepush.E014"], id="E014-import"),
-    pytest.param({"JSON_ENCODER": "json.JSONDecoder"}, {}, ["livepush.E014"], id="E014-class"),
+    pytest.param({"JSON_ENCODER": "json.JSONDecoder"}, {}, ["livepush.E024"], id="E024"),
     pytest.param({"USER_GROUP": "user"}, {}, ["livepush.E015"], id="E015-no-id"),
     pytest.param({"USER_GROUP": "user {id}"}, {}, ["livepush.E015"], id="E015-space"),
     pytest.param({"BROADCAST_GROUP": "every one"}, {}, ["livepush.E015"], id="E015-broadcast"),
@@ -154,8 +170,8 @@ CASES = [
     pytest.param(
         {"PRESENCE_AUDIENCE": "livepush.conf.DEFAULTS"},
         {},
-        ["livepush.E019"],
-        id="E019-not-callable",
+        ["livepush.E025"],
+        id="E025",
     ),
     pytest.param({}, {"DEBUG": False}, ["livepush.W001"], id="W001"),
     pytest.param(
@@ -258,8 +274,11 @@ def test_non_string_channel_layer_alias_is_only_e003() -> None:
     assert ids({"CHANNEL_LAYER": ["default"]}) == ["livepush.E003"]
 
 
-def test_non_string_message_type_entry_is_e010() -> None:
-    assert ids({"MESSAGE_TYPES": [42]}) == ["livepush.E010"]
+def test_both_heartbeat_values_not_positive_is_one_e004_each() -> None:
+    messages = checks({"HEARTBEAT_INTERVAL": 0, "HEARTBEAT_TIMEOUT": 0})
+    assert [m.id for m in messages] == ["livepush.E004", "livepush.E004"]
+    assert "'HEARTBEAT_INTERVAL'" in messages[0].msg
+    assert "'HEARTBEAT_TIMEOUT'" in messages[1].msg
 
 
 def test_an_enum_class_in_message_types_is_accepted_like_its_path() -> None:
@@ -270,45 +289,140 @@ def test_non_dict_channel_layer_entry_is_reported() -> None:
     assert ids(CHANNEL_LAYERS={"default": "redis://localhost:6379"}) == ["livepush.E009"]
 
 
-def test_unknown_hmac_algorithm_is_only_e005() -> None:
-    assert ids({"JWT_ALGORITHMS": ["HS256", "HS265"]}) == ["livepush.E005"]
+def test_unknown_hmac_algorithm_is_only_e021() -> None:
+    assert ids({"JWT_ALGORITHMS": ["HS256", "HS265"]}) == ["livepush.E021"]
 
 
-# The IDs themselves.
+def test_none_among_unknown_algorithms_is_only_e005() -> None:
+    assert ids({"JWT_ALGORITHMS": ["none", "HS265"]}) == ["livepush.E005"]
 
 
-def _source_ids() -> list[str]:
-    source = Path(livepush.checks.__file__).read_text(encoding="utf-8")
-    return re.findall(r"\"(livepush\.[A-Z]\d{3})\"", source)
+def test_a_missing_message_types_path_is_e010_before_the_next_entry() -> None:
+    # Each setting reports its first broken rule: the import, not the next entry's kind.
+    paths = ["tests.test_checks.NotAnEnum", "tests.test_checks.Missing"]
+    assert ids({"MESSAGE_TYPES": paths}) == ["livepush.E010"]
+
+
+def test_a_duplicate_type_name_is_e011_and_not_e013() -> None:
+    # The registry raises DuplicateMessageType for it; the consumer check then stays quiet.
+    assert ids(
+        {
+            "MESSAGE_TYPES": [ClashingMessageType],
+            "CONSUMER": "tests.test_checks.UnregisteredHandlerConsumer",
+        }
+    ) == ["livepush.E011"]
+
+
+def test_a_clash_with_a_type_registered_in_code_does_not_crash_the_checks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    registry = MessageTypeRegistry()
+    registry.register("TAKEN_IN_CODE")
+    monkeypatch.setattr(livepush.registry, "get_registry", lambda: registry)
+    settings = {
+        "MESSAGE_TYPES": [TakenInCodeMessageType],
+        "CONSUMER": "tests.test_checks.UnregisteredHandlerConsumer",
+    }
+    # The first lookup at run time raises DuplicateMessageType; the checks skip E013 meanwhile.
+    assert ids(settings) == []
+
+
+def test_the_registry_raises_duplicate_message_type_for_a_clash() -> None:
+    with pytest.raises(DuplicateMessageType, match="registered twice"):
+        MessageTypeRegistry().register(ClashingMessageType)
+
+
+def test_a_new_table_entry_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    def problem(name: str, value: Any) -> str | None:
+        return None if value > 0 else f"LIVEPUSH[{name!r}] is {value!r}; it must be positive."
+
+    rule = Rule("livepush.E016", problem, "A positive number.")
+    monkeypatch.setitem(SETTINGS, "EXAMPLE_LIMIT", Setting(5, (int,), (rule,)))
+    assert ids() == []
+    assert ids({"EXAMPLE_LIMIT": "5"}) == ["livepush.E003"]
+    [message] = checks({"EXAMPLE_LIMIT": 0})
+    assert (message.id, message.msg) == (
+        "livepush.E016",
+        "LIVEPUSH['EXAMPLE_LIMIT'] is 0; it must be positive.",
+    )
+    assert message.hint == "A positive number. The default is 5."
+
+
+def test_a_rule_error_hint_gives_the_default() -> None:
+    [message] = checks({"MAX_MESSAGE_SIZE": 0})
+    assert message.hint.endswith("The default is 65536.")
+
+
+# The IDs themselves: every ID checks.py can emit, from its Error/Warning calls and from the rules
+# of the settings table.
+
+
+def _call_site_ids() -> list[tuple[str, str]]:
+    """(level, ID) of each Error(...) / Warning(...) call in checks.py, one entry per call."""
+    tree = ast.parse(Path(livepush.checks.__file__).read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("Error", "Warning"):
+            [check_id] = [k.value for k in node.keywords if k.arg == "id"]
+            if ast.unparse(check_id) == "rule.check_id":
+                continue  # the settings table's rules, read by _rule_ids()
+            assert isinstance(check_id, ast.Constant), ast.unparse(node)
+            found.append((node.func.id, check_id.value))
+    return found
+
+
+def _rule_ids() -> dict[str, set[str]]:
+    """ID -> the kinds of rule (the factory that made it) that report it."""
+    kinds: dict[str, set[str]] = {}
+    for setting in SETTINGS.values():
+        for rule in setting.rules:
+            kinds.setdefault(rule.check_id, set()).add(rule.problem.__qualname__)
+    return kinds
+
+
+def _emitted_ids() -> set[str]:
+    return {check_id for _, check_id in _call_site_ids()} | set(_rule_ids())
+
+
+def _documented_ids() -> list[str]:
+    doc = CHECKS_DOC.read_text(encoding="utf-8")
+    return re.findall(r"^### `(livepush\.[EW]\d{3})`$", doc, re.M)
+
+
+def test_each_id_is_one_problem() -> None:
+    # One call site in checks.py per ID, or one kind of rule in the settings table; never both.
+    call_sites = [check_id for _, check_id in _call_site_ids()]
+    assert sorted(call_sites) == sorted(set(call_sites))
+    rules = _rule_ids()
+    assert {i: k for i, k in rules.items() if len(k) > 1} == {}
+    assert set(call_sites).isdisjoint(rules)
 
 
 def test_ids_match_their_level() -> None:
-    # Every Error(...) carries an E id and every Warning(...) a W id, so no ID is shared
-    # between an error and a warning.
-    tree = ast.parse(Path(livepush.checks.__file__).read_text(encoding="utf-8"))
-    levels: dict[str, set[str]] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("Error", "Warning"):
-            for keyword in node.keywords:
-                if keyword.arg == "id":
-                    for const in ast.walk(keyword.value):
-                        if isinstance(const, ast.Constant) and isinstance(const.value, str):
-                            levels.setdefault(const.value, set()).add(node.func.id)
-    assert set(levels) == set(_source_ids())
-    for check_id, classes in levels.items():
-        assert classes == ({"Warning"} if check_id.startswith("livepush.W") else {"Error"})
+    # Every Error(...) carries an E id and every Warning(...) a W id; rules are errors.
+    for level, check_id in _call_site_ids():
+        assert re.fullmatch(r"livepush\.[EW]\d{3}", check_id)
+        assert check_id[len("livepush.")] == level[0], (level, check_id)
+    assert all(re.fullmatch(r"livepush\.E\d{3}", i) for i in _rule_ids())
 
 
-def test_every_id_in_the_source_is_tested_here() -> None:
-    found = set(_source_ids())
-    assert all(re.fullmatch(r"livepush\.[EW]\d{3}", i) for i in found), found
+def test_every_id_is_tested_here() -> None:
     tested = {expected_id for case in CASES for expected_id in case.values[2]}
-    assert found == tested
+    assert _emitted_ids() == tested
 
 
-def test_every_id_is_documented() -> None:
-    if not CHECKS_DOC.exists():
-        pytest.skip(f"{CHECKS_DOC.relative_to(ROOT)} does not exist yet")
+def test_the_checks_reference_documents_exactly_the_ids_in_order() -> None:
+    documented = _documented_ids()
+    assert len(documented) == len(set(documented))
+    assert set(documented) == _emitted_ids()
+    errors = [i for i in documented if i.startswith("livepush.E")]
+    warnings = [i for i in documented if i.startswith("livepush.W")]
+    assert documented == sorted(errors) + sorted(warnings)
+
+
+def test_every_documented_id_says_the_fix() -> None:
     doc = CHECKS_DOC.read_text(encoding="utf-8")
-    missing = sorted(i for i in set(_source_ids()) if i not in doc)
-    assert missing == []
+    sections = re.split(r"^### ", doc, flags=re.M)[1:]
+    assert len(sections) == len(_documented_ids())
+    for section in sections:
+        assert "\nFix:" in section, section.splitlines()[0]

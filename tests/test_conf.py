@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import re
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -10,9 +13,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
 from django.test import override_settings
 
-from livepush.conf import DEFAULTS, livepush_settings
+from livepush.conf import DEFAULTS, SETTINGS, Rule, Setting, livepush_settings
 from livepush.consumers import LivePushConsumer
-from livepush.exceptions import LivePushConfigurationError
+from livepush.exceptions import LivePushConfigurationError, SettingImportError
 from tests.project.consumers import TestConsumer
 
 
@@ -73,13 +76,14 @@ def test_import_setting_returns_objects_as_they_are() -> None:
 def test_import_setting_bad_path_names_the_setting(path: str) -> None:
     with (
         override_settings(LIVEPUSH={"CONSUMER": path}),
-        pytest.raises(LivePushConfigurationError) as excinfo,
+        pytest.raises(SettingImportError) as excinfo,
     ):
         livepush_settings.import_setting("CONSUMER")
     message = str(excinfo.value)
     assert "LIVEPUSH['CONSUMER']" in message
     assert repr(path) in message
     assert isinstance(excinfo.value.__cause__, ImportError)
+    assert isinstance(excinfo.value, LivePushConfigurationError)
     assert isinstance(excinfo.value, ImproperlyConfigured)
 
 
@@ -124,3 +128,56 @@ def test_broadcast_group() -> None:
     assert livepush_settings.broadcast_group == "broadcast"
     with override_settings(LIVEPUSH={"BROADCAST_GROUP": "everyone"}):
         assert livepush_settings.broadcast_group == "everyone"
+
+
+# The settings table: one entry per key gives its default, its types and its rules.
+
+SETTINGS_DOC = Path(__file__).resolve().parent.parent / "docs" / "reference" / "settings.md"
+
+
+def test_defaults_come_from_the_table() -> None:
+    assert {name: setting.default for name, setting in SETTINGS.items()} == DEFAULTS
+
+
+@pytest.mark.parametrize("name", list(SETTINGS))
+def test_each_default_has_an_accepted_type_and_keeps_the_rules(name: str) -> None:
+    setting = SETTINGS[name]
+    assert setting.accepts(setting.default)
+    if setting.default is not None:
+        problems = [rule.problem(name, setting.default) for rule in setting.rules]
+        assert [p for p in problems if p is not None] == []
+
+
+def test_accepts_a_bool_only_where_bool_is_listed() -> None:
+    number = Setting(1, (int, float))
+    assert number.accepts(0)
+    assert number.accepts(1.5)
+    assert not number.accepts(True)
+    assert not number.accepts(None)
+    assert Setting(True, (bool,)).accepts(False)
+    assert Setting(None, (str, None)).accepts(None)
+
+
+def test_a_new_table_entry_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    rule = Rule("livepush.E016", lambda name, value: None, "Never broken.")
+    monkeypatch.setitem(SETTINGS, "EXAMPLE_LIMIT", Setting(5, (int,), (rule,)))
+    assert livepush_settings.EXAMPLE_LIMIT == 5
+    with override_settings(LIVEPUSH={"EXAMPLE_LIMIT": 7}):
+        assert livepush_settings.EXAMPLE_LIMIT == 7
+
+
+def _livepush_part_of_the_settings_reference() -> str:
+    return SETTINGS_DOC.read_text(encoding="utf-8").split("## Settings outside `LIVEPUSH`")[0]
+
+
+def test_the_settings_reference_documents_exactly_the_table() -> None:
+    headings = re.findall(r"^### `([A-Z_]+)`$", _livepush_part_of_the_settings_reference(), re.M)
+    assert sorted(headings) == sorted(SETTINGS)
+
+
+def test_the_settings_reference_gives_each_default() -> None:
+    # Each setting's heading is followed by "Default: `<Python literal>`".
+    sections = re.findall(
+        r"^### `([A-Z_]+)`\n\nDefault: `([^`]*)`", _livepush_part_of_the_settings_reference(), re.M
+    )
+    assert {name: ast.literal_eval(default) for name, default in sections} == DEFAULTS

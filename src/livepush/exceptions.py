@@ -9,10 +9,12 @@ from __future__ import annotations
 from django.core.exceptions import ImproperlyConfigured
 
 __all__ = [
+    "DuplicateMessageType",
     "LivePushConfigurationError",
     "LivePushError",
     "PayloadError",
     "PushError",
+    "SettingImportError",
     "UnknownMessageType",
 ]
 
@@ -23,6 +25,14 @@ class LivePushError(Exception):
 
 class LivePushConfigurationError(LivePushError, ImproperlyConfigured):
     """A ``LIVEPUSH`` setting (or a registration) is wrong; the message names the fix."""
+
+
+class SettingImportError(LivePushConfigurationError):
+    """A dotted-path ``LIVEPUSH`` setting does not import; the ``ImportError`` is ``__cause__``."""
+
+
+class DuplicateMessageType(LivePushConfigurationError):
+    """A message type name is already registered by another enum; clients only see the name."""
 
 
 class UnknownMessageType(LivePushError, KeyError, ValueError):

@@ -22,7 +22,12 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from typing_extensions import is_typeddict
 
-from livepush.exceptions import LivePushConfigurationError, PayloadError, UnknownMessageType
+from livepush.exceptions import (
+    DuplicateMessageType,
+    LivePushConfigurationError,
+    PayloadError,
+    UnknownMessageType,
+)
 
 __all__ = [
     "PROTOCOL_TYPES",
@@ -153,7 +158,7 @@ class MessageTypeRegistry:
                     # register("NAME", schema=...) for a type an enum already registered.
                     member, source = existing.member, existing.source
                 elif not (member is not None and existing.member is member):
-                    raise LivePushConfigurationError(
+                    raise DuplicateMessageType(
                         f"Message type {name!r} is registered twice: by {existing.source} and by "
                         f"{source}. Rename one of them; clients only see the name."
                     )
