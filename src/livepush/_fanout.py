@@ -22,6 +22,7 @@ import uuid
 import weakref
 from typing import Any, Protocol
 
+from livepush._loops import Loops
 from livepush.protocol import PUSH_EVENT_TYPE
 
 __all__ = ["PROBE_EVENT_TYPE", "Fanout", "Member", "get_fanout"]
@@ -67,14 +68,14 @@ class Fanout:
         self.layer = layer
         self.channel: str | None = None
         self.groups: dict[str, _Group] = {}
-        self._tasks: list[asyncio.Task[None]] = []
+        self._loops = Loops()
         self._probe_group = f"livepush.probe.{uuid.uuid4().hex}"
         self._probe: tuple[str, asyncio.Future[None]] | None = None
 
     @property
     def running(self) -> bool:
         """Whether the fan-out receives from the channel layer (some group has a member)."""
-        return bool(self._tasks)
+        return self._loops.running
 
     async def join(self, name: str, member: Member) -> None:
         """Deliver pushes to group ``name`` to ``member`` from now on."""
@@ -103,8 +104,8 @@ class Fanout:
                 await self.layer.group_discard(name, self.channel)
         if not group.members and not group.joined and not group.lock.locked():
             self.groups.pop(name, None)
-        if not self.groups and self._tasks:
-            self._stop()
+        if not self.groups and self._loops.running:
+            self._loops.stop()
             # A join racing this leave may re-add the probe group first and lose it here; its
             # next probe then fails and re-joins.
             await self.layer.group_discard(self._probe_group, self.channel)
@@ -175,18 +176,14 @@ class Fanout:
             # The default prefix matters: channels-redis receives every process-local channel
             # of one prefix through one Redis key, and a second prefix would starve.
             self.channel = await self.layer.new_channel()
-        if not self._tasks:
+        if not self._loops.running:
             await self.layer.group_add(self._probe_group, self.channel)
-            loop = asyncio.get_running_loop()
-            self._tasks = [
-                loop.create_task(self._receive_loop(), name="livepush-fanout-receive"),
-                loop.create_task(self._maintain_loop(), name="livepush-fanout-maintain"),
-            ]
-
-    def _stop(self) -> None:
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
+            self._loops.start(
+                {
+                    "livepush-fanout-receive": self._receive_loop,
+                    "livepush-fanout-maintain": self._maintain_loop,
+                }
+            )
 
     async def _receive_loop(self) -> None:
         failed = False

@@ -14,6 +14,7 @@ import logging
 import weakref
 from typing import Any
 
+from livepush._loops import Loops
 from livepush._publish import publish
 from livepush.conf import livepush_settings
 from livepush.presence.backends import SWEEP_BATCH, get_backend
@@ -35,21 +36,19 @@ class Tracker:
 
     def __init__(self) -> None:
         self.connections: dict[str, str] = {}  # conn_id -> user id as stored
-        self._tasks: list[asyncio.Task[None]] = []
+        self._loops = Loops()
 
     def _ensure_running(self) -> None:
-        if not self._tasks:
-            loop = asyncio.get_running_loop()
-            self._tasks = [
-                loop.create_task(self._refresh_loop(), name="livepush-presence-refresh"),
-                loop.create_task(self._sweep_loop(), name="livepush-presence-sweep"),
-            ]
+        self._loops.start(
+            {
+                "livepush-presence-refresh": self._refresh_loop,
+                "livepush-presence-sweep": self._sweep_loop,
+            }
+        )
 
     def stop(self) -> None:
         """Cancel the refresh and sweep loops (they start again with the next connection)."""
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
+        self._loops.stop()
 
     async def connect(self, user: Any, conn_id: str) -> None:
         """Record ``user``'s connection ``conn_id``; announce the user if they came online.
