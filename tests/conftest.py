@@ -1,25 +1,24 @@
+"""The suite's fixtures, and only fixtures: what tests import is in helpers.py.
+
+Two kinds of users: ``live_user_ids`` are ids in the SQLite file the live servers share (made
+once per session, in another process), ``db_users`` are User objects in pytest-django's test
+database (made for each test that asks).
+"""
+
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import shutil
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from django.contrib.auth import get_user_model
 
 from livepush.tokens import issue_access_token
 
 from .servers import AsgiServer, RedisServer, create_database, manage
-
-ORIGIN = "http://127.0.0.1"
-#: Upper bound for anything a test awaits; never a timing assertion.
-WAIT = 15.0
 
 
 @pytest.fixture(scope="session")
@@ -37,8 +36,24 @@ def live_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, i
 
 
 @pytest.fixture(scope="session")
-def users(live_db: tuple[Path, dict[str, int]]) -> dict[str, int]:
+def live_user_ids(live_db: tuple[Path, dict[str, int]]) -> dict[str, int]:
+    """Ids by username in the live database: alice, bob, carol (inactive) and dave."""
     return live_db[1]
+
+
+@pytest.fixture
+def db_users(transactional_db: None) -> dict[str, Any]:
+    """User objects by username in the test database: alice, bob and carol (inactive).
+
+    Committed (``transactional_db``), so that the middleware's lookup thread, whose database
+    connection cannot see another connection's open transaction, finds them.
+    """
+    model = get_user_model()
+    return {
+        "alice": model.objects.create_user("alice"),
+        "bob": model.objects.create_user("bob"),
+        "carol": model.objects.create_user("carol", is_active=False),
+    }
 
 
 @pytest.fixture(scope="session")
@@ -65,64 +80,6 @@ def push_from_other_process(live_env: dict[str, str]):
         return manage(live_env, "shell", "-c", code)
 
     return run
-
-
-class Client:
-    """A real WebSocket client that decodes JSON frames."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-
-    async def recv(self, *, skip_ping: bool = True) -> dict[str, Any]:
-        while True:
-            frame = json.loads(await asyncio.wait_for(self.ws.recv(), WAIT))
-            if not (skip_ping and frame.get("type") == "PING"):
-                return frame
-
-    async def send(self, frame: Any) -> None:
-        await self.ws.send(frame if isinstance(frame, str) else json.dumps(frame))
-
-    async def closed_with(self) -> int | None:
-        """Wait for the server to close the connection; return its close code."""
-        try:
-            while True:
-                await asyncio.wait_for(self.ws.recv(), WAIT)
-        except ConnectionClosed:
-            pass
-        return self.ws.close_code
-
-    async def recv_until(self, type_: str) -> list[dict[str, Any]]:
-        """Receive frames up to and including the first of ``type_``; return them all."""
-        frames = []
-        while True:
-            frame = await self.recv()
-            frames.append(frame)
-            if frame["type"] == type_:
-                return frames
-
-
-@asynccontextmanager
-async def ws_connect(
-    url: str,
-    *,
-    token: str | None = None,
-    query_token: str | None = None,
-    origin: str | None = ORIGIN,
-    subprotocols: list[str] | None = None,
-) -> AsyncIterator[Client]:
-    protocols = list(subprotocols or [])
-    if token is not None:
-        protocols = ["livepush", f"livepush.token.{token}"]
-    if query_token is not None:
-        url = f"{url}?accessToken={query_token}"
-    async with connect(
-        url,
-        origin=origin,  # type: ignore[arg-type]
-        subprotocols=protocols or None,  # type: ignore[arg-type]
-        open_timeout=WAIT,
-        max_size=None,
-    ) as ws:
-        yield Client(ws)
 
 
 @pytest.fixture

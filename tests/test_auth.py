@@ -35,11 +35,8 @@ from livepush.auth import (
 from livepush.routing import websocket_application
 from livepush.tokens import issue_access_token
 
+from .helpers import ORIGIN_HEADERS, WAIT
 from .project.settings import SECRET_KEY
-
-#: Upper bound for anything a test awaits; never a timing assertion.
-WAIT = 10.0
-ORIGIN = [(b"origin", b"http://testserver")]
 
 
 def livepush(**changes: Any) -> override_settings:
@@ -59,17 +56,6 @@ def _scope(subprotocols: list[str] | None = None, query: bytes | str = b"") -> d
     return {"type": "websocket", "subprotocols": subprotocols or [], "query_string": query}
 
 
-@pytest.fixture
-def users(transactional_db: None) -> dict[str, Any]:
-    """Real users, committed so that the lookup thread's connection sees them."""
-    model = get_user_model()
-    return {
-        "alice": model.objects.create_user("alice"),
-        "bob": model.objects.create_user("bob"),
-        "carol": model.objects.create_user("carol", is_active=False),
-    }
-
-
 @contextmanager
 def user_table_missing() -> Iterator[None]:
     """Make the user lookup fail in the database itself: the user table is renamed away."""
@@ -84,9 +70,9 @@ def user_table_missing() -> Iterator[None]:
 
 
 @pytest.fixture
-def broken_user_table(users: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def broken_user_table(db_users: dict[str, Any]) -> Iterator[dict[str, Any]]:
     with user_table_missing():
-        yield users
+        yield db_users
 
 
 # get_token_from_scope -----------------------------------------------------------------------
@@ -261,8 +247,8 @@ def test_refresh_token_is_refused_as_an_invalid_token():
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_valid_token_gives_the_user_and_claims(users):
-    alice = users["alice"]
+async def test_valid_token_gives_the_user_and_claims(db_users):
+    alice = db_users["alice"]
     result = await authenticate_token(issue_access_token(alice))
     assert result.error is None
     assert result.user == alice
@@ -272,8 +258,8 @@ async def test_valid_token_gives_the_user_and_claims(users):
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_user_id_given_as_string_finds_the_user(users):
-    bob = users["bob"]
+async def test_user_id_given_as_string_finds_the_user(db_users):
+    bob = db_users["bob"]
     result = await authenticate_token(_token({"user_id": str(bob.pk), "exp": _exp()}))
     assert result.error is None
     assert result.user == bob
@@ -334,31 +320,31 @@ async def test_user_id_given_as_string_finds_the_user(users):
     ],
 )
 @pytest.mark.django_db(transaction=True)
-async def test_refusals_name_their_reason(users, make_token, error):
-    result = await authenticate_token(make_token(users))
+async def test_refusals_name_their_reason(db_users, make_token, error):
+    result = await authenticate_token(make_token(db_users))
     assert result == AuthResult(result.user, None, error)
     assert isinstance(result.user, AnonymousUser)
     assert not result.user.is_authenticated
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_sub_as_user_id_claim_finds_the_user(users):
+async def test_sub_as_user_id_claim_finds_the_user(db_users):
     with livepush(JWT_USER_ID_CLAIM="sub"):
-        result = await authenticate_token(issue_access_token(users["bob"]))
+        result = await authenticate_token(issue_access_token(db_users["bob"]))
     assert result.error is None
-    assert result.user == users["bob"]
+    assert result.user == db_users["bob"]
     assert result.claims is not None
-    assert result.claims["sub"] == str(users["bob"].pk)
+    assert result.claims["sub"] == str(db_users["bob"].pk)
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_audience_mismatch_is_invalid_claims(users):
-    token = issue_access_token(users["alice"])  # no aud: JWT_AUDIENCE is not set yet
+async def test_audience_mismatch_is_invalid_claims(db_users):
+    token = issue_access_token(db_users["alice"])  # no aud: JWT_AUDIENCE is not set yet
     with livepush(JWT_AUDIENCE="livepush-clients"):
         assert (await authenticate_token(token)).error is AuthError.INVALID_CLAIMS
-        accepted = await authenticate_token(issue_access_token(users["alice"]))
+        accepted = await authenticate_token(issue_access_token(db_users["alice"]))
     assert accepted.error is None
-    assert accepted.user == users["alice"]
+    assert accepted.user == db_users["alice"]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -380,7 +366,10 @@ async def test_database_failure_is_a_server_error(broken_user_table, caplog):
 async def test_database_failure_closes_the_connection_with_4000(broken_user_table):
     token = issue_access_token(broken_user_table["alice"])
     communicator = WebsocketCommunicator(
-        websocket_application(), "/ws/", headers=ORIGIN, subprotocols=[f"livepush.token.{token}"]
+        websocket_application(),
+        "/ws/",
+        headers=ORIGIN_HEADERS,
+        subprotocols=[f"livepush.token.{token}"],
     )
     try:
         assert await communicator.connect(timeout=WAIT) == (True, None)
@@ -392,14 +381,14 @@ async def test_database_failure_closes_the_connection_with_4000(broken_user_tabl
         await communicator.disconnect(timeout=WAIT)
 
 
-def test_user_table_comes_back_after_the_failure(users):
+def test_user_table_comes_back_after_the_failure(db_users):
     # Guards the helper above: the tests after a database failure run on an intact database.
     authenticate = async_to_sync(authenticate_token)
     with user_table_missing():
-        assert authenticate(issue_access_token(users["bob"])).error is AuthError.SERVER_ERROR
-    result = authenticate(issue_access_token(users["bob"]))
+        assert authenticate(issue_access_token(db_users["bob"])).error is AuthError.SERVER_ERROR
+    result = authenticate(issue_access_token(db_users["bob"]))
     assert result.error is None
-    assert result.user == users["bob"]
+    assert result.user == db_users["bob"]
 
 
 # The token never reaches the log --------------------------------------------------------------
@@ -407,22 +396,22 @@ def test_user_table_comes_back_after_the_failure(users):
 
 @pytest.mark.parametrize("form", ["subprotocol", "query"])
 @pytest.mark.django_db(transaction=True)
-async def test_token_never_appears_in_the_log(users, caplog, form):
+async def test_token_never_appears_in_the_log(db_users, caplog, form):
     caplog.set_level(logging.DEBUG)
-    refused = _token({"user_id": users["alice"].pk, "exp": _exp(-60)})
-    accepted = issue_access_token(users["alice"])
+    refused = _token({"user_id": db_users["alice"].pk, "exp": _exp(-60)})
+    accepted = issue_access_token(db_users["alice"])
 
     async def connect(token: str) -> WebsocketCommunicator:
         if form == "subprotocol":
             communicator = WebsocketCommunicator(
                 websocket_application(),
                 "/ws/",
-                headers=ORIGIN,
+                headers=ORIGIN_HEADERS,
                 subprotocols=["livepush", f"livepush.token.{token}"],
             )
         else:
             communicator = WebsocketCommunicator(
-                websocket_application(), f"/ws/?accessToken={token}", headers=ORIGIN
+                websocket_application(), f"/ws/?accessToken={token}", headers=ORIGIN_HEADERS
             )
         assert (await communicator.connect(timeout=WAIT))[0] is True
         return communicator
@@ -496,9 +485,9 @@ async def test_middleware_copies_the_scope_and_fills_in_the_result():
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_middleware_puts_the_authenticated_user_in_the_scope(users):
+async def test_middleware_puts_the_authenticated_user_in_the_scope(db_users):
     inner = ScopeRecorder()
-    alice = users["alice"]
+    alice = db_users["alice"]
     scope = _scope(["livepush", f"livepush.token.{issue_access_token(alice)}"])
     before = dict(scope)
     await JWTAuthMiddleware(inner)(scope, _receive, _send)
@@ -510,17 +499,17 @@ async def test_middleware_puts_the_authenticated_user_in_the_scope(users):
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_middleware_keeps_no_state_between_connections(users):
+async def test_middleware_keeps_no_state_between_connections(db_users):
     inner = ScopeRecorder()
     middleware = JWTAuthMiddleware(inner)
     await middleware(
-        _scope([f"livepush.token.{issue_access_token(users['alice'])}"]), _receive, _send
+        _scope([f"livepush.token.{issue_access_token(db_users['alice'])}"]), _receive, _send
     )
     await middleware(
-        _scope([f"livepush.token.{issue_access_token(users['bob'])}"]), _receive, _send
+        _scope([f"livepush.token.{issue_access_token(db_users['bob'])}"]), _receive, _send
     )
     await middleware(_scope(), _receive, _send)
-    assert [s["user"] for s in inner.scopes[:2]] == [users["alice"], users["bob"]]
+    assert [s["user"] for s in inner.scopes[:2]] == [db_users["alice"], db_users["bob"]]
     assert isinstance(inner.scopes[2]["user"], AnonymousUser)
 
 

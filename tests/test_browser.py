@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import pytest
 
+from .helpers import WAIT_MS
 from .servers import AsgiServer
 
 pytestmark = [pytest.mark.live, pytest.mark.redis]
-
-WAIT_MS = 15_000
 
 
 @pytest.fixture
@@ -24,9 +23,9 @@ def restartable_server(live_env, tmp_path_factory):
 
 
 def test_page_receives_pushes_survives_a_server_restart_and_flushes_its_queue(
-    browser, restartable_server, users, token_for, push_from_other_process, tmp_path_factory
+    browser, restartable_server, live_user_ids, token_for, push_from_other_process, tmp_path_factory
 ):
-    dave = users["dave"]
+    dave = live_user_ids["dave"]
     page = browser.new_page()
     base = f"http://127.0.0.1:{restartable_server.port}"
     page.goto(f"{base}/client/?token={token_for(dave, lifetime=600)}")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ws_connect
+from .helpers import WAIT, WAIT_MS, ws_connect
 from .servers import ROOT, AsgiServer, manage
 
 pytestmark = pytest.mark.live
@@ -44,7 +44,7 @@ class Browser:
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
 
     def get(self, path: str) -> str:
-        return self.opener.open(self.base + path, timeout=15).read().decode()
+        return self.opener.open(self.base + path, timeout=WAIT).read().decode()
 
     def post(self, path: str, form: dict[str, str], page: str) -> str:
         csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
@@ -53,7 +53,7 @@ class Browser:
         request = urllib.request.Request(
             self.base + path, data=data, headers={"Referer": self.base + path}
         )
-        return self.opener.open(request, timeout=15).read().decode()
+        return self.opener.open(request, timeout=WAIT).read().decode()
 
     def log_in(self, username: str, password: str) -> str:
         page = self.post(
@@ -98,7 +98,6 @@ PNG = (
     b"\x00\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\xcf\xc0\x00\x00\x03\x01\x01\x00\xc9\xfe\x92"
     b"\xef\x00\x00\x00\x00IEND\xaeB`\x82"
 )
-WAIT_MS = 15_000
 
 
 def _log_in(browser, base: str, username: str):

@@ -8,7 +8,7 @@ from channels.layers import InMemoryChannelLayer
 
 from livepush._fanout import Fanout
 
-WAIT = 10.0
+from .helpers import WAIT
 
 
 class Receiver:

@@ -15,6 +15,8 @@ from livepush.layers import (
     redis_channel_layer,
 )
 
+from .helpers import WAIT
+
 REDIS_MAJOR = int(redis.__version__.split(".")[0])
 
 
@@ -69,7 +71,7 @@ async def test_idle_receive_dies_with_plain_channels_redis_and_survives_with_liv
             assert isinstance(plain_receive.exception(), redis.exceptions.TimeoutError)
         assert not fixed_receive.done()
         await fixed.send(fixed_channel, {"type": "after.idle"})
-        assert await asyncio.wait_for(fixed_receive, 10) == {"type": "after.idle"}
+        assert await asyncio.wait_for(fixed_receive, WAIT) == {"type": "after.idle"}
     finally:
         for task in (plain_receive, fixed_receive):
             task.cancel()

@@ -10,7 +10,7 @@ import socket
 import jwt
 import pytest
 
-from .conftest import ORIGIN, WAIT, ws_connect
+from .helpers import ORIGIN, WAIT, ws_connect
 from .project.settings import SECRET_KEY
 from .servers import AsgiServer
 
@@ -29,18 +29,18 @@ def _exp(seconds: int = 300) -> dt.datetime:
 
 
 async def test_valid_token_in_subprotocol_connects_and_selects_livepush(
-    daphne_server, users, token_for
+    daphne_server, live_user_ids, token_for
 ):
-    async with ws_connect(daphne_server.url, token=token_for(users["alice"])) as client:
+    async with ws_connect(daphne_server.url, token=token_for(live_user_ids["alice"])) as client:
         assert client.ws.subprotocol == "livepush"
         await client.send({"type": "PING"})
-        assert await client.recv(skip_ping=False) == {"type": "PONG"}
+        assert await client.recv() == {"type": "PONG"}
 
 
-async def test_valid_token_in_query_string_connects(daphne_server, users, token_for):
-    async with ws_connect(daphne_server.url, query_token=token_for(users["bob"])) as client:
+async def test_valid_token_in_query_string_connects(daphne_server, live_user_ids, token_for):
+    async with ws_connect(daphne_server.url, query_token=token_for(live_user_ids["bob"])) as client:
         await client.send({"type": "PING"})
-        assert await client.recv(skip_ping=False) == {"type": "PONG"}
+        assert await client.recv() == {"type": "PONG"}
 
 
 @pytest.mark.parametrize(
@@ -72,19 +72,21 @@ async def test_valid_token_in_query_string_connects(daphne_server, users, token_
         pytest.param(lambda u: _token({"sub": str(u["alice"]), "exp": _exp()}), id="no-user-claim"),
     ],
 )
-async def test_bad_tokens_are_accepted_then_closed_with_4001(daphne_server, users, make_token):
-    token = make_token(users)
+async def test_bad_tokens_are_accepted_then_closed_with_4001(
+    daphne_server, live_user_ids, make_token
+):
+    token = make_token(live_user_ids)
     kwargs = {"token": token} if token is not None else {}
     async with ws_connect(daphne_server.url, **kwargs) as client:
         assert await client.closed_with() == 4001
 
 
-async def test_cross_origin_connection_is_refused(daphne_server, users, token_for):
+async def test_cross_origin_connection_is_refused(daphne_server, live_user_ids, token_for):
     from websockets.exceptions import InvalidStatus
 
     with pytest.raises(InvalidStatus) as info:
         async with ws_connect(
-            daphne_server.url, token=token_for(users["alice"]), origin="http://evil.example"
+            daphne_server.url, token=token_for(live_user_ids["alice"]), origin="http://evil.example"
         ):
             pass
     assert info.value.response.status_code == 403
@@ -94,9 +96,9 @@ async def test_cross_origin_connection_is_refused(daphne_server, users, token_fo
 
 
 async def test_push_from_another_process_reaches_every_connection_of_that_user_only(
-    daphne_server, users, token_for, push_from_other_process
+    daphne_server, live_user_ids, token_for, push_from_other_process
 ):
-    alice, bob = users["alice"], users["bob"]
+    alice, bob = live_user_ids["alice"], live_user_ids["bob"]
     async with (
         ws_connect(daphne_server.url, token=token_for(alice)) as tab1,
         ws_connect(daphne_server.url, query_token=token_for(alice)) as tab2,
@@ -115,16 +117,17 @@ async def test_push_from_another_process_reaches_every_connection_of_that_user_o
 
 
 async def test_broadcast_to_users_and_push_to_all(
-    daphne_server, users, token_for, push_from_other_process
+    daphne_server, live_user_ids, token_for, push_from_other_process
 ):
+    ids = live_user_ids
     async with (
-        ws_connect(daphne_server.url, token=token_for(users["alice"])) as alice,
-        ws_connect(daphne_server.url, token=token_for(users["bob"])) as bob,
-        ws_connect(daphne_server.url, token=token_for(users["dave"])) as dave,
+        ws_connect(daphne_server.url, token=token_for(ids["alice"])) as alice,
+        ws_connect(daphne_server.url, token=token_for(ids["bob"])) as bob,
+        ws_connect(daphne_server.url, token=token_for(ids["dave"])) as dave,
     ):
         push_from_other_process(
             "from livepush import broadcast_ws_message, send_ws_message_to_all; "
-            f"broadcast_ws_message([{users['alice']}, {users['bob']}, {users['alice']}], "
+            f"broadcast_ws_message([{ids['alice']}, {ids['bob']}, {ids['alice']}], "
             "'BUCKETPOINT_CREATED', {'id': 1}); "
             "send_ws_message_to_all('SYSTEM_NOTIFICATION', {'text': 'maintenance'})"
         )
@@ -139,9 +142,9 @@ async def test_broadcast_to_users_and_push_to_all(
 
 
 async def test_rolled_back_transaction_sends_nothing(
-    daphne_server, users, token_for, push_from_other_process
+    daphne_server, live_user_ids, token_for, push_from_other_process
 ):
-    alice = users["alice"]
+    alice = live_user_ids["alice"]
     async with ws_connect(daphne_server.url, token=token_for(alice)) as client:
         push_from_other_process(
             "from django.db import transaction\n"
@@ -159,15 +162,15 @@ async def test_rolled_back_transaction_sends_nothing(
 
 
 async def test_push_after_connection_idle_longer_than_redis_socket_timeout(
-    daphne_server, users, token_for, push_from_other_process
+    daphne_server, live_user_ids, token_for, push_from_other_process
 ):
     # channels_redis#422: with redis-py 8 an idle receive loop died after 5 s. The idle time is
     # the point of this test, so it is waited out rather than awaited as an event.
-    async with ws_connect(daphne_server.url, token=token_for(users["dave"])) as client:
+    async with ws_connect(daphne_server.url, token=token_for(live_user_ids["dave"])) as client:
         await asyncio.sleep(6.5)
         push_from_other_process(
             f"from livepush import send_ws_message_to_user; "
-            f"send_ws_message_to_user({users['dave']}, 'MESSAGE_CREATED', {{'after': 'idle'}})"
+            f"send_ws_message_to_user({live_user_ids['dave']}, 'MESSAGE_CREATED', {{'after': 'idle'}})"
         )
         assert await client.recv() == {"type": "MESSAGE_CREATED", "data": {"after": "idle"}}
 
@@ -176,9 +179,9 @@ async def test_push_after_connection_idle_longer_than_redis_socket_timeout(
 
 
 async def test_malformed_json_gets_error_and_connection_keeps_working(
-    daphne_server, users, token_for
+    daphne_server, live_user_ids, token_for
 ):
-    async with ws_connect(daphne_server.url, token=token_for(users["alice"])) as client:
+    async with ws_connect(daphne_server.url, token=token_for(live_user_ids["alice"])) as client:
         await client.send("{not json")
         error = await client.recv()
         assert error["type"] == "ERROR"
@@ -188,8 +191,8 @@ async def test_malformed_json_gets_error_and_connection_keeps_working(
         assert await client.recv() == {"type": "ECHO", "data": {"still": "open"}}
 
 
-async def test_unknown_and_forbidden_types_get_errors(daphne_server, users, token_for):
-    async with ws_connect(daphne_server.url, token=token_for(users["alice"])) as client:
+async def test_unknown_and_forbidden_types_get_errors(daphne_server, live_user_ids, token_for):
+    async with ws_connect(daphne_server.url, token=token_for(live_user_ids["alice"])) as client:
         await client.send({"type": "ECHOO"})
         error = await client.recv()
         assert error["data"]["code"] == "unknown_type"
@@ -206,10 +209,12 @@ def uvicorn_server(live_env, tmp_path_factory):
     server.stop()
 
 
-async def test_frame_over_the_servers_limit_is_closed_with_1009(uvicorn_server, users, token_for):
-    async with ws_connect(uvicorn_server.url, token=token_for(users["alice"])) as client:
+async def test_frame_over_the_servers_limit_is_closed_with_1009(
+    uvicorn_server, live_user_ids, token_for
+):
+    async with ws_connect(uvicorn_server.url, token=token_for(live_user_ids["alice"])) as client:
         await client.send({"type": "PING"})
-        assert await client.recv(skip_ping=False) == {"type": "PONG"}
+        assert await client.recv() == {"type": "PONG"}
         await client.send(json.dumps({"type": "ECHO", "data": "x" * 70_000}))
         assert await client.closed_with() == 1009
 
@@ -252,9 +257,9 @@ async def _read_text_frame(reader: asyncio.StreamReader) -> str:
 
 
 async def test_a_client_that_stops_reading_holds_up_no_one_and_loses_nothing(
-    uvicorn_server, users, token_for, push_from_other_process
+    uvicorn_server, live_user_ids, token_for, push_from_other_process
 ):
-    dave = users["dave"]
+    dave = live_user_ids["dave"]
     token = token_for(dave)
     # The slow client reads nothing until the end: the socket buffers fill and uvicorn's send()
     # for it has to wait for the transport to drain.
@@ -290,15 +295,15 @@ def roomy_daphne(live_env, tmp_path_factory):
 
 
 async def test_frame_over_max_message_size_under_the_servers_limit_is_closed_with_4009(
-    roomy_daphne, users, token_for
+    roomy_daphne, live_user_ids, token_for
 ):
-    async with ws_connect(roomy_daphne.url, token=token_for(users["alice"])) as client:
+    async with ws_connect(roomy_daphne.url, token=token_for(live_user_ids["alice"])) as client:
         await client.send(json.dumps({"type": "ECHO", "data": "x" * 70_000}))
         assert await client.closed_with() == 4009
 
 
-async def test_frame_just_under_max_message_size_is_handled(roomy_daphne, users, token_for):
-    async with ws_connect(roomy_daphne.url, token=token_for(users["alice"])) as client:
+async def test_frame_just_under_max_message_size_is_handled(roomy_daphne, live_user_ids, token_for):
+    async with ws_connect(roomy_daphne.url, token=token_for(live_user_ids["alice"])) as client:
         payload = "x" * (65536 - len('{"type":"ECHO","data":""}'))
         await client.send(json.dumps({"type": "ECHO", "data": payload}, separators=(",", ":")))
         assert (await client.recv())["data"] == payload
@@ -318,12 +323,13 @@ def heartbeat_server(live_env, tmp_path_factory):
 
 
 async def test_server_pings_and_closes_a_silent_client_with_4002(
-    heartbeat_server, users, token_for
+    heartbeat_server, live_user_ids, token_for
 ):
-    async with ws_connect(heartbeat_server.url, token=token_for(users["alice"])) as client:
-        assert await client.recv(skip_ping=False) == {"type": "PING"}
+    token = token_for(live_user_ids["alice"])
+    async with ws_connect(heartbeat_server.url, token=token, answer_pings=False) as client:
+        assert await client.recv() == {"type": "PING"}
         await client.send({"type": "PONG"})
         # Answered: the next PING comes on the same, still open connection.
-        assert await client.recv(skip_ping=False) == {"type": "PING"}
+        assert await client.recv() == {"type": "PING"}
         # Not answered: the server closes.
         assert await client.closed_with() == 4002

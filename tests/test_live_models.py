@@ -16,6 +16,7 @@ from django.test import override_settings
 from livepush import UnknownMessageType
 from livepush.live import live_model, push_change, unregister
 
+from .helpers import received
 from .liveapp.models import Album, Photo
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -63,12 +64,9 @@ class Inbox:
         async_to_sync(self.layer.group_add)(group, self.channel)
 
     def frames(self) -> list[dict[str, Any]]:
-        queue = self.layer.channels.get(self.channel)
-        frames = []
-        while queue is not None and not queue.empty():
-            _, event = queue.get_nowait()
-            frames.append(json.loads(event["text"]))
-        return frames
+        """The frames pushed since the last call, in order."""
+        events = async_to_sync(received)(self.layer, self.channel)
+        return [json.loads(event["text"]) for event in events]
 
 
 def inbox_of(username: str) -> Inbox:

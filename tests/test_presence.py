@@ -14,7 +14,8 @@ from redis.asyncio import Redis
 from livepush.presence import MemoryPresence, RedisPresence, backends
 from livepush.presence.ids import user_id_from_key, user_id_key, user_ids_from_keys
 
-WAIT = 10.0
+from .helpers import WAIT
+
 _prefixes = itertools.count()
 
 

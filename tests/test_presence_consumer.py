@@ -16,7 +16,8 @@ from livepush.presence import backends
 from livepush.routing import websocket_application
 from livepush.tokens import issue_access_token
 
-WAIT = 10.0
+from .helpers import ORIGIN_HEADERS, WAIT
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -40,17 +41,11 @@ def presence_on() -> Iterator[None]:
     backends.reset()
 
 
-@pytest.fixture
-def users(transactional_db: None) -> dict[str, Any]:
-    model = get_user_model()
-    return {name: model.objects.create_user(name) for name in ("alice", "bob")}
-
-
 async def connect(user: Any) -> WebsocketCommunicator:
     communicator = WebsocketCommunicator(
         websocket_application(),
         "/ws/",
-        headers=[(b"origin", b"http://testserver")],
+        headers=ORIGIN_HEADERS,
         subprotocols=["livepush", f"livepush.token.{issue_access_token(user)}"],
     )
     assert (await communicator.connect(timeout=WAIT))[0]
@@ -64,8 +59,8 @@ async def frames_until(communicator: WebsocketCommunicator, type_: str) -> list[
     return frames
 
 
-async def test_connect_snapshot_events_and_signals(users):
-    alice, bob = users["alice"], users["bob"]
+async def test_connect_snapshot_events_and_signals(db_users):
+    alice, bob = db_users["alice"], db_users["bob"]
     seen: list[tuple[str, Any]] = []
 
     def on_online(sender: Any, user_id: Any, **kwargs: Any) -> None:
@@ -115,8 +110,8 @@ async def test_connect_snapshot_events_and_signals(users):
     ]
 
 
-async def test_presence_audience_setting_picks_who_is_told(users):
-    alice, bob = users["alice"], users["bob"]
+async def test_presence_audience_setting_picks_who_is_told(db_users):
+    alice, bob = db_users["alice"], db_users["bob"]
     path = "tests.test_presence_consumer.audience_of_friends"
     with override_settings(
         LIVEPUSH={
@@ -142,16 +137,16 @@ async def test_presence_audience_setting_picks_who_is_told(users):
         await b.disconnect(timeout=WAIT)
 
 
-async def test_presence_off_sends_no_presence_frames(users):
+async def test_presence_off_sends_no_presence_frames(db_users):
     with override_settings(LIVEPUSH={**settings.LIVEPUSH, "PRESENCE": False}):
-        a = await connect(users["alice"])
+        a = await connect(db_users["alice"])
         await a.send_json_to({"type": "PING"})
         assert await a.receive_json_from(timeout=WAIT) == {"type": "PONG"}
         await a.disconnect(timeout=WAIT)
 
 
-async def test_a_sync_audience_may_use_the_orm(users):
-    alice, bob = users["alice"], users["bob"]
+async def test_a_sync_audience_may_use_the_orm(db_users):
+    alice, bob = db_users["alice"], db_users["bob"]
     path = "tests.test_presence_consumer.audience_from_the_database"
     live = {**settings.LIVEPUSH, "PRESENCE": True, "PRESENCE_GRACE": 0, "PRESENCE_AUDIENCE": path}
     with override_settings(LIVEPUSH=live):

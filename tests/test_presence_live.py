@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import WAIT, Client, ws_connect
+from .helpers import WAIT, Client, ws_connect
 from .servers import AsgiServer
 
 pytestmark = [pytest.mark.live, pytest.mark.redis]
@@ -59,31 +59,31 @@ async def presence_events(client: Client, user_id: int, until_marker: bool = Fal
 
 
 @pytest.fixture
-def marker(push_from_other_process, users):
+def marker(push_from_other_process, live_user_ids):
     """Push a SYSTEM_NOTIFICATION to dave, the observer, from another process."""
 
     def send() -> None:
         push_from_other_process(
             "from livepush import send_ws_message_to_user; "
-            f"send_ws_message_to_user({users['dave']}, 'SYSTEM_NOTIFICATION', {{'marker': 1}})"
+            f"send_ws_message_to_user({live_user_ids['dave']}, 'SYSTEM_NOTIFICATION', {{'marker': 1}})"
         )
 
     return send
 
 
-async def test_a_new_connection_gets_a_snapshot_with_itself(server_a, users, token_for):
-    async with ws_connect(server_a.url, token=token_for(users["bob"])) as bob:
+async def test_a_new_connection_gets_a_snapshot_with_itself(server_a, live_user_ids, token_for):
+    async with ws_connect(server_a.url, token=token_for(live_user_ids["bob"])) as bob:
         frame = await bob.recv()
         while frame["type"] != "PRESENCE_SNAPSHOT":
             frame = await bob.recv()
-        assert users["bob"] in frame["data"]["user_ids"]
+        assert live_user_ids["bob"] in frame["data"]["user_ids"]
 
 
 async def test_two_tabs_on_two_servers_one_disconnected_event_for_the_last(
-    server_a, server_b, users, token_for, marker
+    server_a, server_b, live_user_ids, token_for, marker
 ):
-    alice = users["alice"]
-    async with ws_connect(server_a.url, token=token_for(users["dave"])) as observer:
+    alice = live_user_ids["alice"]
+    async with ws_connect(server_a.url, token=token_for(live_user_ids["dave"])) as observer:
         async with ws_connect(server_a.url, token=token_for(alice)):
             assert await presence_events(observer, alice) == CONNECTED
             async with ws_connect(server_b.url, token=token_for(alice)):
@@ -95,10 +95,10 @@ async def test_two_tabs_on_two_servers_one_disconnected_event_for_the_last(
 
 
 async def test_redis_flush_is_repaired_by_presence_and_the_fanout(
-    server_a, users, token_for, redis_server, marker
+    server_a, live_user_ids, token_for, redis_server, marker
 ):
-    alice = users["alice"]
-    async with ws_connect(server_a.url, token=token_for(users["dave"])) as observer:
+    alice = live_user_ids["alice"]
+    async with ws_connect(server_a.url, token=token_for(live_user_ids["dave"])) as observer:
         async with ws_connect(server_a.url, token=token_for(alice)):
             assert await presence_events(observer, alice) == CONNECTED
             assert redis_server.command("FLUSHALL").startswith(b"+OK")
@@ -136,12 +136,12 @@ async def _is_online(redis_server, user_id: int) -> bool:
 
 
 async def test_rapid_cycles_over_both_servers_end_balanced(
-    server_a, server_b, users, token_for, marker, redis_server
+    server_a, server_b, live_user_ids, token_for, marker, redis_server
 ):
-    alice = users["alice"]
+    alice = live_user_ids["alice"]
     token = token_for(alice)
     urls = [server_a.url, server_b.url]
-    async with ws_connect(server_a.url, token=token_for(users["dave"])) as observer:
+    async with ws_connect(server_a.url, token=token_for(live_user_ids["dave"])) as observer:
 
         async def cycle(i: int) -> None:
             async with ws_connect(urls[i % 2], token=token):
@@ -165,11 +165,11 @@ def doomed_server(live_env, tmp_path_factory):
 
 
 async def test_sigkill_of_the_server_holding_the_only_connection(
-    server_a, doomed_server, users, token_for
+    server_a, doomed_server, live_user_ids, token_for
 ):
-    bob = users["bob"]
+    bob = live_user_ids["bob"]
     async with (
-        ws_connect(server_a.url, token=token_for(users["dave"])) as observer,
+        ws_connect(server_a.url, token=token_for(live_user_ids["dave"])) as observer,
         ws_connect(doomed_server.url, token=token_for(bob)) as doomed,
     ):
         assert await presence_events(observer, bob) == CONNECTED

@@ -7,7 +7,7 @@ from typing import Any
 
 from livepush._sender import Sender
 
-WAIT = 10.0
+from .helpers import WAIT
 
 
 class Socket:

@@ -1,0 +1,135 @@
+"""What the tests share besides fixtures: patience, the Origin, a real WebSocket client, and a
+channel read through the channel layer's public API.
+
+Fixtures live in conftest.py; everything a test imports lives here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+
+#: Upper bound for anything a test awaits; never a timing assertion.
+WAIT = 15.0
+#: :data:`WAIT` in milliseconds, for Playwright.
+WAIT_MS = int(WAIT * 1000)
+
+#: The Origin of every allowed connection. The test project's ALLOWED_HOSTS accepts it, for the
+#: servers the live tests run on 127.0.0.1 and for Channels' WebsocketCommunicator alike.
+ORIGIN = "http://testserver"
+#: :data:`ORIGIN` as the ASGI header list WebsocketCommunicator takes.
+ORIGIN_HEADERS = [(b"origin", ORIGIN.encode())]
+
+
+class Client:
+    """A real WebSocket client that decodes JSON frames.
+
+    A task reads the connection in the background. With ``answer_pings`` (the default) it answers
+    the server's heartbeat PINGs with PONG and keeps them from :meth:`recv`, so a test that runs
+    longer than the heartbeat interval neither sees nor skips them; without it, PINGs are frames
+    like any other.
+    """
+
+    def __init__(self, ws: ClientConnection, *, answer_pings: bool = True) -> None:
+        self.ws = ws
+        self.answer_pings = answer_pings
+        #: Frames in arrival order; the reader's last item is the exception that ended it.
+        self._frames: asyncio.Queue[dict[str, Any] | BaseException] = asyncio.Queue()
+        self._reader = asyncio.create_task(self._read(), name="test-client-reader")
+
+    async def _read(self) -> None:
+        try:
+            while True:
+                frame = json.loads(await self.ws.recv())
+                if self.answer_pings and isinstance(frame, dict) and frame.get("type") == "PING":
+                    await self.ws.send(json.dumps({"type": "PONG"}))
+                else:
+                    self._frames.put_nowait(frame)
+        except Exception as error:  # ConnectionClosed, or a frame that is not JSON
+            self._frames.put_nowait(error)
+
+    async def recv(self) -> dict[str, Any]:
+        """The next frame; raises what ended the connection (ConnectionClosed) once it is over."""
+        item = await asyncio.wait_for(self._frames.get(), WAIT)
+        if isinstance(item, BaseException):
+            self._frames.put_nowait(item)  # every later recv() raises it too
+            raise item
+        return item
+
+    async def send(self, frame: Any) -> None:
+        await self.ws.send(frame if isinstance(frame, str) else json.dumps(frame))
+
+    async def closed_with(self) -> int | None:
+        """Wait for the server to close the connection; return its close code.
+
+        Frames that arrive first are dropped.
+        """
+        await asyncio.wait_for(asyncio.shield(self._reader), WAIT)
+        return self.ws.close_code
+
+    async def recv_until(self, type_: str) -> list[dict[str, Any]]:
+        """Receive frames up to and including the first of ``type_``; return them all."""
+        frames = []
+        while True:
+            frame = await self.recv()
+            frames.append(frame)
+            if frame["type"] == type_:
+                return frames
+
+    async def stop(self) -> None:
+        """Stop reading; the connection itself is closed by :func:`ws_connect`."""
+        self._reader.cancel()
+        await asyncio.gather(self._reader, return_exceptions=True)
+
+
+@asynccontextmanager
+async def ws_connect(
+    url: str,
+    *,
+    token: str | None = None,
+    query_token: str | None = None,
+    origin: str | None = ORIGIN,
+    subprotocols: list[str] | None = None,
+    answer_pings: bool = True,
+) -> AsyncIterator[Client]:
+    """Connect a :class:`Client`; ``token`` goes in the subprotocols, ``query_token`` in the URL."""
+    protocols = list(subprotocols or [])
+    if token is not None:
+        protocols = ["livepush", f"livepush.token.{token}"]
+    if query_token is not None:
+        url = f"{url}?accessToken={query_token}"
+    async with connect(
+        url,
+        origin=origin,  # type: ignore[arg-type]
+        subprotocols=protocols or None,  # type: ignore[arg-type]
+        open_timeout=WAIT,
+        max_size=None,
+    ) as ws:
+        client = Client(ws, answer_pings=answer_pings)
+        try:
+            yield client
+        finally:
+            await client.stop()
+
+
+async def received(layer: Any, channel: str) -> list[dict[str, Any]]:
+    """Every message waiting on ``channel`` of ``layer``, in order, and none left behind.
+
+    Read with the layer's own ``send()`` and ``receive()``: a marker sent now comes after
+    whatever is already there, so receiving up to it needs no timeout to prove nothing else came.
+    """
+    marker = {"type": "test.marker", "id": uuid.uuid4().hex}
+    await layer.send(channel, marker)
+    messages = []
+    while (message := await asyncio.wait_for(layer.receive(channel), WAIT)) != marker:
+        messages.append(message)
+    return messages
+
+
+__all__ = ["ORIGIN", "ORIGIN_HEADERS", "WAIT", "WAIT_MS", "Client", "received", "ws_connect"]
