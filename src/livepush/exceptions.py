@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.core.exceptions import ImproperlyConfigured
 
 __all__ = [
+    "DuplicateMessageType",
     "LivePushConfigurationError",
     "LivePushError",
     "PayloadError",
@@ -23,6 +24,10 @@ class LivePushError(Exception):
 
 class LivePushConfigurationError(LivePushError, ImproperlyConfigured):
     """A ``LIVEPUSH`` setting (or a registration) is wrong; the message names the fix."""
+
+
+class DuplicateMessageType(LivePushConfigurationError):
+    """Two enums (or an enum and the protocol) register the same message type name."""
 
 
 class UnknownMessageType(LivePushError, KeyError, ValueError):
