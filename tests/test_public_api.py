@@ -10,8 +10,8 @@ import pytest
 
 from livepush.auth import AuthError
 from livepush.conf import DEFAULTS
-from livepush.protocol import CloseCode, ErrorCode
-from livepush.registry import WebSocketMessageType
+from livepush.protocol import CloseCode, ErrorCode, ProtocolType
+from livepush.seed import WebSocketMessageType
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PUBLIC_MODULES = [
@@ -28,6 +28,8 @@ PUBLIC_MODULES = [
     "livepush.push",
     "livepush.registry",
     "livepush.routing",
+    "livepush.schema",
+    "livepush.seed",
     "livepush.tokens",
 ]
 
@@ -77,7 +79,7 @@ def test_every_auth_reason_is_in_the_protocol_reference():
 
 def test_every_message_type_is_in_the_protocol_reference():
     protocol = _doc("reference/protocol.md")
-    for member in WebSocketMessageType:
+    for member in [*ProtocolType, *WebSocketMessageType]:
         assert f"`{member.value}`" in protocol
 
 

@@ -55,7 +55,7 @@ def test_unknown_type_fails_at_the_call_naming_close_matches():
 
 def test_protocol_types_cannot_be_pushed():
     with pytest.raises(PayloadError, match="protocol frame"):
-        send_ws_message_to_all(T.PING, None)
+        send_ws_message_to_all("PING", None)
 
 
 def test_payload_is_checked_against_the_registered_schema():

@@ -79,6 +79,8 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 LIVEPUSH: dict[str, object] = {
+    # The seed's message types (ALBUM_*, PHOTO_*, BUCKETPOINT_*, SYSTEM_NOTIFICATION, ...).
+    "MESSAGE_TYPES": ["livepush.seed.WebSocketMessageType"],
     # Presence: who is online, shown at the top of every page.
     "PRESENCE_GRACE": float(os.environ.get("DEMO_PRESENCE_GRACE", "3")),
 }

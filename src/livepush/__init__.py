@@ -1,6 +1,8 @@
 """django-livepush: real-time push over WebSockets for Django.
 
-The public API, importable from ``livepush``: the message-type registry and the push helpers.
+The public API, importable from ``livepush``: the message-type registry and the push helpers, and
+the seed system's opt-in message types (``WebSocketMessageType``, from :mod:`livepush.seed`; list
+``"livepush.seed.WebSocketMessageType"`` in ``LIVEPUSH["MESSAGE_TYPES"]`` to use them).
 The consumer, middleware and heartbeat live in their modules (``livepush.consumers``,
 ``livepush.auth``, ``livepush.heartbeat``) so that importing ``livepush`` stays cheap in settings.
 """
@@ -24,7 +26,8 @@ from livepush.push import (
     send_ws_message_to_group,
     send_ws_message_to_user,
 )
-from livepush.registry import WebSocketMessageType, get_registry, register
+from livepush.registry import get_registry, register
+from livepush.seed import WebSocketMessageType
 
 __version__ = "0.1.0.dev0"
 

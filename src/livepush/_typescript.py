@@ -7,30 +7,30 @@ Three files, as in the seed system's ``types/`` folder:
 - ``websocket-messages.ts``: ``type WebSocketMessages``, the payload type of each type a
   client can receive, for ``new LivePush<WebSocketMessages>()``.
 
-The output depends only on the registry (names are sorted), so ``--check`` can run in CI.
+Payload types come from the schemas registered with each type (the protocol's own included), read
+through :mod:`livepush.schema`, the same description the payload validator uses. The output
+depends only on the registry (names are sorted), so ``--check`` can run in CI.
 """
 
 from __future__ import annotations
 
-import collections.abc
-import enum
 import json
 import re
-import types
-import typing
 from collections.abc import Iterable
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
-
-import typing_extensions
-from typing_extensions import is_typeddict
 
 from livepush.exceptions import LivePushConfigurationError
-from livepush.registry import (
-    _NOT_REQUIRED,
-    _REQUIRED,
-    RegisteredType,
-    _required_keys,
-    get_registry,
+from livepush.registry import RegisteredType, get_registry
+from livepush.schema import (
+    AnyValue,
+    Encoded,
+    ListOf,
+    MappingOf,
+    Node,
+    Object,
+    OneOf,
+    Scalar,
+    TupleOf,
+    UnionOf,
 )
 
 ENUM_FILE = "websockets.ts"
@@ -45,17 +45,7 @@ HEADER = (
     "// registry. Do not edit: run the command again after changing a message type or schema.\n"
 )
 
-#: Payloads the protocol itself fixes (docs/reference/protocol.md). PING and PONG carry none and
-#: never reach bind() handlers, so they stay out of WebSocketMessages.
-PROTOCOL_PAYLOADS: dict[str, str] = {
-    "ERROR": "{ code: string; detail: string }",
-    "PRESENCE_SNAPSHOT": "{ user_ids: (number | string)[] }",
-}
-#: Pushed by the presence code; a schema registered for them takes precedence.
-PRESENCE_PAYLOADS: dict[str, str] = {
-    "USER_PRESENCE_CONNECTED": "{ user_id: number | string }",
-    "USER_PRESENCE_DISCONNECTED": "{ user_id: number | string }",
-}
+#: PING and PONG carry no payload and never reach bind() handlers.
 EXCLUDED_FROM_MESSAGES = frozenset({"PING", "PONG"})
 
 # Names an interface cannot take: TypeScript's own types, and the names the generated files use.
@@ -79,40 +69,15 @@ _RESERVED_NAMES = frozenset(
     }
 )
 _IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
-_NoneType = type(None)
-_READ_ONLY = {getattr(typing_extensions, "ReadOnly", None), getattr(typing, "ReadOnly", None)} - {
-    None
-}
-_UNION_TYPES = {Union, getattr(types, "UnionType", Union)}
-
-
-def _unwrap(tp: Any) -> Any:
-    """Strip ``Required``, ``NotRequired``, ``ReadOnly`` and ``Annotated``.
-
-    ``get_type_hints(include_extras=True)`` keeps them, and Python 3.10's keeps ``Required`` and
-    ``NotRequired`` even without it (see ``registry._check``).
-    """
-    while True:
-        origin = get_origin(tp)
-        wrapper = origin in _REQUIRED or origin in _NOT_REQUIRED or origin in _READ_ONLY
-        if wrapper or origin is Annotated:
-            tp = get_args(tp)[0]
-        else:
-            return tp
+_SCALARS = {str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
 
 
 def _literal(value: object) -> str:
-    if isinstance(value, enum.Enum):
-        value = value.value
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    return "unknown"
+    return json.dumps(value)
 
 
 def _join_union(parts: Iterable[str]) -> str:
@@ -154,105 +119,72 @@ def pascal_case(name: str) -> str:
 
 
 class TypeScriptTranslator:
-    """Translates payload annotations to TypeScript, collecting the ``TypedDict`` classes met."""
+    """Translates payload descriptions (:mod:`livepush.schema`) to TypeScript.
+
+    Collects the ``TypedDict`` classes it meets, for ``websocket-interfaces.ts``.
+    """
 
     def __init__(self) -> None:
-        #: Interface name -> TypedDict class, for every TypedDict translated so far.
-        self.interfaces: dict[str, type] = {}
+        #: Interface name -> the description of a TypedDict, for every one translated so far.
+        self.interfaces: dict[str, Object] = {}
 
-    def translate(self, tp: Any) -> str:
-        """Return the TypeScript type for one annotation.
+    def translate(self, node: Node) -> str:
+        """Return the TypeScript type for one described annotation.
 
         Raises:
             LivePushConfigurationError: two different ``TypedDict`` classes share a name, or a
                 ``TypedDict`` has a name TypeScript or the generated files reserve.
         """
-        tp = _unwrap(tp)
-        origin = get_origin(tp)
-        args = get_args(tp)
-        if tp is None or tp is _NoneType:
-            return "null"
-        if tp is str:
-            return "string"
-        if tp is bool:
-            return "boolean"
-        if tp in (int, float):
-            return "number"
-        if is_typeddict(tp):
-            return self._interface_name(tp)
-        if origin in _UNION_TYPES:
-            return _join_union(self.translate(arg) for arg in args)
-        if origin is Literal:
-            return _join_union(_literal(arg) for arg in args)
-        if origin is tuple:
-            if len(args) == 2 and args[1] is Ellipsis:
-                return _array(self.translate(args[0]))
-            if args == ((),):  # tuple[()] on Python 3.10
-                return "[]"
-            return "[" + ", ".join(self.translate(arg) for arg in args) + "]"
-        if tp in (list, tuple, set, frozenset):
-            return "unknown[]"
-        if origin in (list, set, frozenset) or _is_abc(origin, "Sequence", "Set"):
-            return _array(self.translate(args[0]) if args else "unknown")
-        if tp is dict:
-            return "Record<string, unknown>"
-        if origin is dict or _is_abc(origin, "Mapping"):
-            value = self.translate(args[1]) if len(args) == 2 else "unknown"
-            return f"Record<string, {value}>"
-        if isinstance(tp, type) and issubclass(tp, enum.Enum):
-            # A str or int enum is sent as its values.
-            values = [member.value for member in tp]
-            if values and all(isinstance(v, (str, int)) for v in values):
-                return _join_union(_literal(v) for v in values)
+        if isinstance(node, Scalar):
+            return _SCALARS[node.type]
+        if isinstance(node, AnyValue):
             return "unknown"
-        supertype = getattr(tp, "__supertype__", None)  # typing.NewType
-        if supertype is not None:
-            return self.translate(supertype)
-        # Any, object, and anything the JSON encoder decides about (datetime, UUID, ...).
-        return "unknown"
+        if isinstance(node, Encoded):
+            return "string"
+        if isinstance(node, OneOf):
+            return _join_union(_literal(value) for value in node.values)
+        if isinstance(node, UnionOf):
+            return _join_union(self.translate(option) for option in node.options)
+        if isinstance(node, ListOf):
+            return _array(self.translate(node.item))
+        if isinstance(node, TupleOf):
+            return "[" + ", ".join(self.translate(item) for item in node.items) + "]"
+        if isinstance(node, MappingOf):
+            return f"Record<string, {self.translate(node.value)}>"
+        if isinstance(node, Object):
+            return self._interface_name(node)
+        raise TypeError(f"No TypeScript for {node!r}")  # pragma: no cover - a new Node subclass
 
-    def _interface_name(self, tp: type) -> str:
-        name = tp.__name__
+    def _interface_name(self, node: Object) -> str:
+        name = node.cls.__name__
         known = self.interfaces.get(name)
-        if known is tp:
+        if known is not None and known.cls is node.cls:
             return name
         if known is not None:
             raise LivePushConfigurationError(
-                f"Two payload schemas are named {name!r}: {_dotted(known)} and {_dotted(tp)}. "
-                "TypeScript interfaces share one namespace; rename one of them."
+                f"Two payload schemas are named {name!r}: {_dotted(known.cls)} and "
+                f"{_dotted(node.cls)}. TypeScript interfaces share one namespace; rename one of "
+                "them."
             )
         if name in _RESERVED_NAMES or not _IDENTIFIER.match(name):
             raise LivePushConfigurationError(
-                f"The payload schema {_dotted(tp)} is named {name!r}, which cannot be a TypeScript "
-                "interface name in the generated files; rename it."
+                f"The payload schema {_dotted(node.cls)} is named {name!r}, which cannot be a "
+                "TypeScript interface name in the generated files; rename it."
             )
-        self.interfaces[name] = tp
+        self.interfaces[name] = node
         return name
 
-    def interface(self, tp: type) -> str:
+    def interface(self, node: Object) -> str:
         """Return the ``export interface`` declaration of one ``TypedDict``.
 
         Keys keep their declaration order; ``NotRequired`` keys become optional (``key?:``).
         """
-        try:
-            hints = typing.get_type_hints(tp, include_extras=True)
-            required = _required_keys(tp)
-        except (NameError, TypeError) as exc:
-            raise LivePushConfigurationError(
-                f"Cannot read the annotations of the payload schema {_dotted(tp)}: {exc}"
-            ) from exc
-        lines = [f"export interface {self._interface_name(tp)} {{"]
-        for key, hint in hints.items():
-            optional = "" if key in required else "?"
-            lines.append(f"  {property_name(key)}{optional}: {self.translate(hint)};")
+        lines = [f"export interface {self._interface_name(node)} {{"]
+        for key, field in node.fields.items():
+            optional = "" if field.required else "?"
+            lines.append(f"  {property_name(key)}{optional}: {self.translate(field.node)};")
         lines.append("}")
         return "\n".join(lines)
-
-
-def _is_abc(origin: Any, *names: str) -> bool:
-    return any(origin is getattr(collections.abc, n) for n in names) or any(
-        origin is getattr(collections.abc, f"Mutable{n}", None) for n in names
-    )
 
 
 def _dotted(tp: type) -> str:
@@ -296,20 +228,16 @@ def generate(registered: Iterable[RegisteredType] | None = None) -> dict[str, st
         name = registered_type.name
         if name in EXCLUDED_FROM_MESSAGES:
             continue
-        if name in PROTOCOL_PAYLOADS:
-            payload = PROTOCOL_PAYLOADS[name]
-        elif registered_type.schema is not None:
-            payload = translator.translate(registered_type.schema)
-        else:
-            payload = PRESENCE_PAYLOADS.get(name, "unknown")
-        entries.append(f"  {property_name(name)}: {payload};")
+        payload = registered_type.payload
+        typed = "unknown" if payload is None else translator.translate(payload)
+        entries.append(f"  {property_name(name)}: {typed};")
 
     # websocket-interfaces.ts; rendering an interface may find nested ones.
     rendered: dict[str, str] = {}
     while len(rendered) < len(translator.interfaces):
-        for name, tp in list(translator.interfaces.items()):
+        for name, node in list(translator.interfaces.items()):
             if name not in rendered:
-                rendered[name] = translator.interface(tp)
+                rendered[name] = translator.interface(node)
     interfaces = [rendered[name] + "\n" for name in sorted(rendered)]
     if not interfaces:
         interfaces = ["// No message type has a TypedDict payload schema.", "export {};"]

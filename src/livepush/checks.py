@@ -278,8 +278,8 @@ def _check_message_type_names(bad: set[str]) -> list[CheckMessage]:
             errors.append(
                 Error(
                     str(exc),
-                    hint="Type names must be unique across MESSAGE_TYPES and the built-in "
-                    "WebSocketMessageType.",
+                    hint="Type names must be unique across MESSAGE_TYPES and the protocol's own "
+                    "types (livepush.protocol.ProtocolType).",
                     id="livepush.E011",
                 )
             )

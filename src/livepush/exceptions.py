@@ -32,7 +32,7 @@ class SettingImportError(LivePushConfigurationError):
 
 
 class DuplicateMessageType(LivePushConfigurationError):
-    """A message type name is already registered by another enum; clients only see the name."""
+    """Two enums (or an enum and the protocol) register the same message type name."""
 
 
 class UnknownMessageType(LivePushError, KeyError, ValueError):

@@ -1,5 +1,8 @@
-"""Wire-protocol constants: close codes, error codes and the frames the server sends itself.
+"""The wire protocol: its message types and their payloads, close codes, error codes, frames.
 
+Every wire name lives here and nowhere else: the registry registers :class:`ProtocolType` with the
+payload schemas of :data:`PAYLOAD_SCHEMAS`, the TypeScript generator reads those schemas from the
+registry, and the browser client's constants are compared with these in ``tests/test_js.py``.
 ``docs/reference/protocol.md`` documents every value here; a test keeps the two in step.
 """
 
@@ -7,17 +10,25 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Mapping
 from typing import Final
 
+from typing_extensions import TypedDict
+
 __all__ = [
+    "PAYLOAD_SCHEMAS",
     "PING_FRAME",
     "PONG_FRAME",
     "PUSH_EVENT_TYPE",
+    "SERVER_ONLY_TYPES",
     "SUBPROTOCOL",
     "TOKEN_SUBPROTOCOL_PREFIX",
     "CloseCode",
     "ErrorCode",
+    "ErrorPayload",
+    "PresenceSnapshotPayload",
     "ProtocolType",
+    "UserPresencePayload",
     "encode_snapshot",
     "error_frame",
 ]
@@ -49,6 +60,51 @@ class ProtocolType(str, enum.Enum):
 
     def __str__(self) -> str:
         return str(self.value)
+
+
+class ErrorPayload(TypedDict):
+    """The ``data`` of an ``ERROR`` frame."""
+
+    #: One of :class:`ErrorCode`'s values.
+    code: str
+    #: A sentence for people; it may change between versions.
+    detail: str
+
+
+class PresenceSnapshotPayload(TypedDict):
+    """The ``data`` of a ``PRESENCE_SNAPSHOT`` frame."""
+
+    #: The users online (as ``get_visible_online_user_ids()`` filters them): ints for numeric
+    #: primary keys, strings otherwise.
+    user_ids: list[int | str]
+
+
+class UserPresencePayload(TypedDict):
+    """The ``data`` of ``USER_PRESENCE_CONNECTED`` and ``USER_PRESENCE_DISCONNECTED``."""
+
+    user_id: int | str
+
+
+#: The payload schema of each protocol type that carries ``data`` (``PING`` and ``PONG`` do not).
+#: A project may replace a presence schema with ``livepush.register(name, schema=...)``.
+PAYLOAD_SCHEMAS: Final[Mapping[ProtocolType, type]] = {
+    ProtocolType.ERROR: ErrorPayload,
+    ProtocolType.PRESENCE_SNAPSHOT: PresenceSnapshotPayload,
+    ProtocolType.USER_PRESENCE_CONNECTED: UserPresencePayload,
+    ProtocolType.USER_PRESENCE_DISCONNECTED: UserPresencePayload,
+}
+
+#: The types only the server's own code sends; the push helpers refuse them. The presence events
+#: are pushed like application messages (through the registry and its schema checks).
+SERVER_ONLY_TYPES: Final[frozenset[str]] = frozenset(
+    t.value
+    for t in (
+        ProtocolType.PING,
+        ProtocolType.PONG,
+        ProtocolType.ERROR,
+        ProtocolType.PRESENCE_SNAPSHOT,
+    )
+)
 
 
 class CloseCode(enum.IntEnum):
@@ -94,19 +150,20 @@ class ErrorCode(str, enum.Enum):
         return str(self.value)
 
 
-PING_FRAME: Final = '{"type":"PING"}'
-PONG_FRAME: Final = '{"type":"PONG"}'
+def _frame(type_: ProtocolType, data: object = None) -> str:
+    frame = {"type": type_.value} if data is None else {"type": type_.value, "data": data}
+    return json.dumps(frame, separators=(",", ":"))
+
+
+PING_FRAME: Final = _frame(ProtocolType.PING)
+PONG_FRAME: Final = _frame(ProtocolType.PONG)
 
 
 def encode_snapshot(user_ids: list[object]) -> str:
     """Encode a ``PRESENCE_SNAPSHOT`` frame: ``{"type": ..., "data": {"user_ids": [...]}}``."""
-    return json.dumps(
-        {"type": "PRESENCE_SNAPSHOT", "data": {"user_ids": user_ids}}, separators=(",", ":")
-    )
+    return _frame(ProtocolType.PRESENCE_SNAPSHOT, {"user_ids": user_ids})
 
 
 def error_frame(code: ErrorCode, detail: str) -> str:
     """Encode an ``ERROR`` frame: ``{"type": "ERROR", "data": {"code": ..., "detail": ...}}``."""
-    return json.dumps(
-        {"type": "ERROR", "data": {"code": code.value, "detail": detail}}, separators=(",", ":")
-    )
+    return _frame(ProtocolType.ERROR, {"code": code.value, "detail": detail})

@@ -17,7 +17,8 @@ from typing import Any
 from livepush._publish import publish, publish_sync
 from livepush.conf import livepush_settings
 from livepush.exceptions import PayloadError
-from livepush.registry import PROTOCOL_TYPES, TypeRef, get_registry
+from livepush.protocol import SERVER_ONLY_TYPES
+from livepush.registry import TypeRef, get_registry
 
 __all__ = [
     "abroadcast_ws_message",
@@ -42,7 +43,7 @@ def encode_message(event_type: TypeRef, data: Any) -> str:
     """
     registry = get_registry()
     registered = registry.resolve(event_type)
-    if registered.name in PROTOCOL_TYPES:
+    if registered.name in SERVER_ONLY_TYPES:
         raise PayloadError(
             f"{registered.name!r} is a protocol frame the server sends itself; push an "
             "application message type instead."

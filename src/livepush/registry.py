@@ -1,9 +1,11 @@
 """The message-type registry: every type name a push or a client frame may carry.
 
-The built-in :class:`WebSocketMessageType` holds the 15 application types of the seed protocol and
-the protocol's own ``PING``, ``PONG`` and ``ERROR``. A host project adds its own ``str`` enums
-through ``LIVEPUSH["MESSAGE_TYPES"]`` or :func:`register`, optionally with a payload schema (a
-``TypedDict``) that every push of that type is checked against.
+The registry starts with the protocol's own types (:class:`livepush.protocol.ProtocolType`, with
+their payload schemas); those are the only names the library reserves. A host project adds its own
+``str`` enums through ``LIVEPUSH["MESSAGE_TYPES"]`` or :func:`register`, optionally with a payload
+schema (a ``TypedDict``) that every push of that type is checked against. The seed system's
+application types are one such enum, :class:`livepush.seed.WebSocketMessageType`, registered only
+by projects that list it.
 """
 
 from __future__ import annotations
@@ -11,64 +13,31 @@ from __future__ import annotations
 import difflib
 import enum
 import threading
-import types
-import typing
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeAlias, Union, get_args, get_origin
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
 
-import typing_extensions
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from typing_extensions import is_typeddict
 
+from livepush import seed
 from livepush.exceptions import (
     DuplicateMessageType,
     LivePushConfigurationError,
     PayloadError,
     UnknownMessageType,
 )
+from livepush.protocol import PAYLOAD_SCHEMAS, ProtocolType
+from livepush.schema import Node, describe
 
 __all__ = [
-    "PROTOCOL_TYPES",
     "MessageTypeRegistry",
     "RegisteredType",
-    "WebSocketMessageType",
     "get_registry",
+    "load_message_type_enums",
     "register",
 ]
-
-
-class WebSocketMessageType(str, enum.Enum):
-    """The message types of the seed protocol, plus the protocol's own types."""
-
-    MESSAGE_CREATED = "MESSAGE_CREATED"
-    MESSAGE_DELETED = "MESSAGE_DELETED"
-    MESSAGE_VIEWED = "MESSAGE_VIEWED"
-    USER_PRESENCE_CONNECTED = "USER_PRESENCE_CONNECTED"
-    USER_PRESENCE_DISCONNECTED = "USER_PRESENCE_DISCONNECTED"
-    BUCKETPOINT_CREATED = "BUCKETPOINT_CREATED"
-    BUCKETPOINT_UPDATED = "BUCKETPOINT_UPDATED"
-    BUCKETPOINT_DELETED = "BUCKETPOINT_DELETED"
-    PHOTO_UPLOADED = "PHOTO_UPLOADED"
-    PHOTO_UPDATED = "PHOTO_UPDATED"
-    PHOTO_DELETED = "PHOTO_DELETED"
-    ALBUM_CREATED = "ALBUM_CREATED"
-    ALBUM_UPDATED = "ALBUM_UPDATED"
-    ALBUM_DELETED = "ALBUM_DELETED"
-    SYSTEM_NOTIFICATION = "SYSTEM_NOTIFICATION"
-    # The protocol's own types (docs/reference/protocol.md).
-    PING = "PING"
-    PONG = "PONG"
-    ERROR = "ERROR"
-    PRESENCE_SNAPSHOT = "PRESENCE_SNAPSHOT"
-
-    def __str__(self) -> str:
-        return str(self.value)
-
-
-#: Types that belong to the wire protocol itself and are never pushed by application code.
-PROTOCOL_TYPES: frozenset[str] = frozenset({"PING", "PONG", "ERROR", "PRESENCE_SNAPSHOT"})
 
 TypeRef: TypeAlias = str | enum.Enum
 
@@ -84,6 +53,13 @@ class RegisteredType:
     schema: type | None
     #: Where it was registered from (the enum's dotted path), for error messages.
     source: str
+    #: ``schema`` read by :func:`livepush.schema.describe`: what payloads are checked against and
+    #: what TypeScript types them.
+    payload: Node | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        payload = None if self.schema is None else describe(self.schema)
+        object.__setattr__(self, "payload", payload)
 
 
 class MessageTypeRegistry:
@@ -93,7 +69,8 @@ class MessageTypeRegistry:
         self._types: dict[str, RegisteredType] = {}
         self._lock = threading.RLock()
         self._settings_loaded = False
-        self.register(WebSocketMessageType)
+        for member in ProtocolType:
+            self._add(member, PAYLOAD_SCHEMAS.get(member))
 
     # Registration ---------------------------------------------------------------------------
 
@@ -110,8 +87,9 @@ class MessageTypeRegistry:
             schema: a ``TypedDict`` class that payloads of this type must match.
 
         Raises:
-            LivePushConfigurationError: the name is taken by another enum, the enum's values are
-                not strings, or ``schema`` is not a ``TypedDict``.
+            DuplicateMessageType: the name is taken by another enum (or by the protocol).
+            LivePushConfigurationError: the enum's values are not strings, ``schema`` is not a
+                ``TypedDict``, or it uses an annotation :mod:`livepush.schema` does not support.
         """
         if isinstance(message_type, type) and issubclass(message_type, enum.Enum):
             if schema is not None:
@@ -158,13 +136,25 @@ class MessageTypeRegistry:
                     # register("NAME", schema=...) for a type an enum already registered.
                     member, source = existing.member, existing.source
                 elif not (member is not None and existing.member is member):
+                    reserved = (
+                        " (the protocol's own types)"
+                        if isinstance(existing.member, ProtocolType)
+                        else ""
+                    )
                     raise DuplicateMessageType(
-                        f"Message type {name!r} is registered twice: by {existing.source} and by "
-                        f"{source}. Rename one of them; clients only see the name."
+                        f"Message type {name!r} is registered twice: by {existing.source}"
+                        f"{reserved} and by {source}. Rename one of them; clients only see the "
+                        "name."
                     )
             if existing is not None and schema is None:
                 schema = existing.schema
-            self._types[name] = RegisteredType(name, member, schema, source)
+            try:
+                registered = RegisteredType(name, member, schema, source)
+            except LivePushConfigurationError as exc:
+                raise LivePushConfigurationError(
+                    f"Cannot register message type {name!r} with its schema: {exc}"
+                ) from exc
+            self._types[name] = registered
 
     def load_settings(self) -> None:
         """Import and register the enums named in ``LIVEPUSH["MESSAGE_TYPES"]`` (once).
@@ -193,8 +183,9 @@ class MessageTypeRegistry:
             TypeError: ``message_type`` is neither a string nor an enum member.
         """
         self.load_settings()
+        member = None
         if isinstance(message_type, enum.Enum):
-            name = message_type.value
+            member, name = message_type, message_type.value
         elif isinstance(message_type, str):
             name = message_type
         else:
@@ -204,7 +195,7 @@ class MessageTypeRegistry:
             )
         found = self._types.get(name) if isinstance(name, str) else None
         if found is None:
-            raise UnknownMessageType(self._unknown_message(name))
+            raise UnknownMessageType(self._unknown_message(name, member))
         return found
 
     def get(self, name: str) -> RegisteredType | None:
@@ -217,7 +208,16 @@ class MessageTypeRegistry:
         candidates = sorted(self._types) if among is None else among
         return difflib.get_close_matches(str(name), candidates, n=3, cutoff=0.6)
 
-    def _unknown_message(self, name: object) -> str:
+    def _unknown_message(self, name: object, member: enum.Enum | None = None) -> str:
+        if member is None and name in seed.WebSocketMessageType.__members__:
+            member = seed.WebSocketMessageType[str(name)]
+        if member is not None:
+            cls = type(member)
+            path = f"{cls.__module__}.{cls.__qualname__}"
+            return (
+                f"Unknown message type {name!r}: it is a member of {path}, which is not "
+                f"registered: add {path!r} to LIVEPUSH['MESSAGE_TYPES']."
+            )
         close = self.suggest(name)
         hint = (
             f" Did you mean {' or '.join(repr(c) for c in close)}?"
@@ -245,9 +245,9 @@ class MessageTypeRegistry:
         Raises:
             PayloadError: naming the first field that does not match.
         """
-        if registered.schema is None:
+        if registered.payload is None or registered.schema is None:
             return
-        problem = _check(data, registered.schema, "data")
+        problem = registered.payload.problem(data, "data")
         if problem is not None:
             raise PayloadError(
                 f"Payload for message type {registered.name!r} does not match "
@@ -292,105 +292,6 @@ def load_message_type_enums() -> list[type[enum.Enum]]:
             )
         enums.append(obj)
     return enums
-
-
-_NoneType = type(None)
-_REQUIRED = {typing_extensions.Required, getattr(typing, "Required", None)} - {None}
-_NOT_REQUIRED = {typing_extensions.NotRequired, getattr(typing, "NotRequired", None)} - {None}
-
-
-def _required_keys(tp: Any) -> set[str]:
-    """Return a TypedDict's required keys, also when its annotations are strings.
-
-    ``__required_keys__`` misses ``NotRequired[...]`` written under
-    ``from __future__ import annotations``, so the resolved hints have the last word.
-    """
-    required = set(getattr(tp, "__required_keys__", ()))
-    for key, hint in typing.get_type_hints(tp, include_extras=True).items():
-        origin = get_origin(hint)
-        if origin in _NOT_REQUIRED:
-            required.discard(key)
-        elif origin in _REQUIRED:
-            required.add(key)
-    return required
-
-
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or repr(tp)
-
-
-def _check(value: Any, tp: Any, path: str) -> str | None:
-    """Return a description of the first mismatch between ``value`` and ``tp``, or ``None``.
-
-    Covers the forms a JSON payload schema uses: ``TypedDict``, ``list[X]``, ``dict[str, X]``,
-    ``X | None``, ``Literal``, ``Any`` and the JSON scalars. Other annotations are not checked.
-    """
-    origin = get_origin(tp)
-    # Python 3.10's get_type_hints() leaves Required/NotRequired/Annotated wrappers in place.
-    while origin in _REQUIRED or origin in _NOT_REQUIRED or origin is Annotated:
-        tp = get_args(tp)[0]
-        origin = get_origin(tp)
-    if tp is Any or tp is object:
-        return None
-    if tp is None or tp is _NoneType:
-        return None if value is None else f"{path} must be None, got {type(value).__name__}"
-    if is_typeddict(tp):
-        if not isinstance(value, Mapping):
-            return f"{path} must be an object ({tp.__qualname__}), got {type(value).__name__}"
-        hints = typing.get_type_hints(tp)
-        required = _required_keys(tp)
-        missing = sorted(k for k in required if k not in value)
-        if missing:
-            return f"{path} is missing the key(s) {', '.join(repr(k) for k in missing)}"
-        unknown = sorted(str(k) for k in value if k not in hints)
-        if unknown:
-            return f"{path} has unexpected key(s) {', '.join(repr(k) for k in unknown)}"
-        for key, sub_tp in hints.items():
-            if key in value:
-                problem = _check(value[key], sub_tp, f"{path}[{key!r}]")
-                if problem:
-                    return problem
-        return None
-    if origin is Union or (origin is not None and origin is getattr(types, "UnionType", None)):
-        options = get_args(tp)
-        if any(_check(value, option, path) is None for option in options):
-            return None
-        names = " | ".join(_type_name(o) for o in options)
-        return f"{path} must be {names}, got {type(value).__name__}"
-    if origin is Literal:
-        allowed = get_args(tp)
-        return None if value in allowed else f"{path} must be one of {allowed!r}, got {value!r}"
-    if origin in (list, tuple, set, frozenset) or tp in (list, tuple):
-        if not isinstance(value, (list, tuple)):
-            return f"{path} must be a list, got {type(value).__name__}"
-        args = get_args(tp)
-        if args and origin is list:
-            for index, item in enumerate(value):
-                problem = _check(item, args[0], f"{path}[{index}]")
-                if problem:
-                    return problem
-        return None
-    if origin is dict or tp is dict or origin is Mapping:
-        if not isinstance(value, Mapping):
-            return f"{path} must be an object, got {type(value).__name__}"
-        args = get_args(tp)
-        if len(args) == 2:
-            for key, item in value.items():
-                problem = _check(item, args[1], f"{path}[{key!r}]")
-                if problem:
-                    return problem
-        return None
-    if tp is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        return None if ok else f"{path} must be float, got {type(value).__name__}"
-    if tp is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-        return None if ok else f"{path} must be int, got {type(value).__name__}"
-    if isinstance(tp, type) and tp in (str, bool):
-        ok = isinstance(value, tp)
-        return None if ok else f"{path} must be {tp.__name__}, got {type(value).__name__}"
-    # Anything else (a datetime, a UUID, a custom class) is left to the JSON encoder.
-    return None
 
 
 _registry = MessageTypeRegistry()

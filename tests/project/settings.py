@@ -70,7 +70,10 @@ LIVEPUSH = {
     "PRESENCE_SWEEP_INTERVAL": float(_sweep),
     "HEARTBEAT_INTERVAL": float(_interval),
     "HEARTBEAT_TIMEOUT": float(_timeout),
-    "MESSAGE_TYPES": ["tests.project.messages.TestMessageType"],
+    "MESSAGE_TYPES": [
+        "livepush.seed.WebSocketMessageType",  # the seed's PHOTO_* and others, opted into
+        "tests.project.messages.TestMessageType",
+    ],
     "CONSUMER": "tests.project.consumers.TestConsumer",
 }
 
