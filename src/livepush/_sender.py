@@ -11,9 +11,11 @@ that are per connection on the delivery path:
   not reading (uvicorn then waits for the transport to drain). A send that waits continues in
   its own task and later frames queue behind it, so one slow client never holds up the others.
 
-Starting a send: on Python 3.12+ with :func:`asyncio.eager_task_factory`, which runs the send's
-first step at once and creates a task that is already done when the send did not wait; before
-3.12, with a plain task.
+Starting a send costs no task when it completes at once: :func:`start_send` runs the send
+coroutine's first step itself (``coroutine.send(None)``, the coroutine protocol of PEP 492) and,
+only if the send waits, hands the rest of it to a task, which then waits on what the send waits
+on. (Measured with ``benchmarks/compare.py``: a task per send costs about 50% more server CPU per
+delivery on Python 3.11, and asyncio's eager task factory on 3.12 more than this.)
 """
 
 from __future__ import annotations
@@ -21,11 +23,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any, TypeAlias
 
-__all__ = ["Sender", "start_task"]
+__all__ = ["Sender", "start_send"]
 
 logger = logging.getLogger("livepush.sender")
 
@@ -33,17 +34,51 @@ logger = logging.getLogger("livepush.sender")
 Send: TypeAlias = Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
 
 
-if sys.version_info >= (3, 12):
+def start_send(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
+    """Run ``coro`` until it first waits; return ``None`` if it finished, else the task running it.
 
-    def start_task(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """Run ``coro`` until it first waits; return its task (done if it never waited)."""
-        return asyncio.eager_task_factory(asyncio.get_running_loop(), coro)
+    An exception raised before the first wait propagates.
+    """
+    try:
+        yielded = coro.send(None)
+    except StopIteration:
+        return None
+    return asyncio.get_running_loop().create_task(_resume(coro, yielded))
 
-else:  # pragma: no cover - depends on the Python version
 
-    def start_task(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """Run ``coro`` in a task (eager start needs Python 3.12)."""
-        return asyncio.get_running_loop().create_task(coro)
+async def _resume(coro: Coroutine[Any, Any, None], yielded: Any) -> None:
+    await _Suspended(coro, yielded)
+
+
+class _Suspended:
+    """Continues a coroutine that :func:`start_send` ran by hand up to a wait.
+
+    The task awaiting it receives what the coroutine last yielded (the future it waits on, which
+    marked itself as blocking when it yielded, as for any await), and from then on passes every
+    result and exception through, as ``await`` would have.
+    """
+
+    __slots__ = ("coro", "yielded")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], yielded: Any) -> None:
+        self.coro = coro
+        self.yielded = yielded
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coro, yielded = self.coro, self.yielded
+        while True:
+            try:
+                value = yield yielded
+            except BaseException as exc:  # the task was cancelled: pass it on
+                try:
+                    yielded = coro.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    yielded = coro.send(value)
+                except StopIteration:
+                    return
 
 
 class Sender:
@@ -97,26 +132,27 @@ class Sender:
             sending.cancel()
 
     def _start(self, text: str) -> None:
-        task = start_task(self._send({"type": "websocket.send", "text": text}))
-        if task.done():
-            self._finished(task)
-        else:
+        try:
+            task = start_send(self._send({"type": "websocket.send", "text": text}))
+        except Exception as exc:
+            self._failed(exc)
+            return
+        if task is not None:
             self._sending = task
             task.add_done_callback(self._on_sent)
 
     def _on_sent(self, task: asyncio.Task[None]) -> None:
         if task is self._sending:
             self._sending = None
-        if self._finished(task) and not self._holding:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            self._failed(exc)
+        elif not self._holding:
             self._drain()
 
-    def _finished(self, task: asyncio.Task[None]) -> bool:
-        """Whether a finished send succeeded; a failed one means the connection is going away."""
-        if task.cancelled():
-            return False
-        exc = task.exception()
-        if exc is None:
-            return True
+    def _failed(self, exc: BaseException) -> None:
         # The connection is going away (its disconnect handler cleans up): the frames left and
         # later ones cannot be sent.
         self._closed = True
@@ -124,7 +160,6 @@ class Sender:
             "Dropping %d push(es) for a closing connection: %r", len(self._backlog) + 1, exc
         )
         self._backlog.clear()
-        return False
 
     def _drain(self) -> None:
         while self._backlog and self._sending is None and not self._closed:
