@@ -145,6 +145,18 @@ def manage(
     return result.stdout
 
 
+def create_users(path: Path, count: int) -> list[int]:
+    """Migrate a SQLite file and create ``count`` active users in one query; return their ids."""
+    env = {"LIVEPUSH_TEST_DB": str(path)}
+    manage(env, "migrate", "--verbosity", "0")
+    script = (
+        "import json; from django.contrib.auth import get_user_model; U = get_user_model(); "
+        f"U.objects.bulk_create(U(username=f'user{{i}}') for i in range({count})); "
+        "print(json.dumps(list(U.objects.order_by('pk').values_list('pk', flat=True))))"
+    )
+    return list(json.loads(manage(env, "shell", "-c", script).strip().splitlines()[-1]))
+
+
 def create_database(path: Path) -> dict[str, int]:
     """Migrate a SQLite file and create the test users; return their ids by username."""
     env = {"LIVEPUSH_TEST_DB": str(path)}
@@ -170,6 +182,7 @@ class AsgiServer:
         *,
         server: str = "daphne",
         max_message_size: int = 65536,
+        backlog: int | None = None,
         app: str = "tests.project.asgi:application",
         settings: str = "tests.project.settings",
         cwd: Path = ROOT,
@@ -178,6 +191,9 @@ class AsgiServer:
         self.env = {"DJANGO_SETTINGS_MODULE": settings, **env}
         self.server = server
         self.max_message_size = max_message_size
+        #: The listening socket's accept queue; the servers' defaults (Twisted's 50 for daphne)
+        #: drop connects in a storm before the application sees them.
+        self.backlog = backlog
         self.app = app
         self.cwd = cwd
         self.log = workdir / f"{server}-{self.port}.log"
@@ -204,16 +220,18 @@ class AsgiServer:
                 str(self.max_message_size),
                 "--lifespan",
                 "off",
+                *(["--backlog", str(self.backlog)] if self.backlog else []),
                 app,
             ]
+        if self.backlog:
+            endpoint = ["-e", f"tcp:port={self.port}:interface=127.0.0.1:backlog={self.backlog}"]
+        else:
+            endpoint = ["-b", "127.0.0.1", "-p", str(self.port)]
         return [
             sys.executable,
             "-m",
             "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
+            *endpoint,
             "--websocket-max-message-size",
             str(self.max_message_size),
             app,

