@@ -195,6 +195,7 @@ def test_generate_writes_enum_interfaces_and_message_map() -> None:
         '  Ping = "PING",\n'
         '  Pong = "PONG",\n'
         '  PresenceSnapshot = "PRESENCE_SNAPSHOT",\n'
+        '  RefreshToken = "REFRESH_TOKEN",\n'
         '  UserPresenceConnected = "USER_PRESENCE_CONNECTED",\n'
         '  UserPresenceDisconnected = "USER_PRESENCE_DISCONNECTED",\n'
         '  ChatMessage = "chat.message",\n'

@@ -45,8 +45,9 @@ HEADER = (
     "// registry. Do not edit: run the command again after changing a message type or schema.\n"
 )
 
-#: PING and PONG carry no payload and never reach bind() handlers.
-EXCLUDED_FROM_MESSAGES = frozenset({"PING", "PONG"})
+#: PING and PONG carry no payload and never reach bind() handlers; REFRESH_TOKEN only goes from
+#: client to server (token lifetime, issue 9).
+EXCLUDED_FROM_MESSAGES = frozenset({"PING", "PONG", "REFRESH_TOKEN"})
 
 # Names an interface cannot take: TypeScript's own types, and the names the generated files use.
 _RESERVED_NAMES = frozenset(

@@ -8,6 +8,9 @@ loop, and puts the result in the scope:
 - ``scope["user"]``: the user, or an ``AnonymousUser``;
 - ``scope["jwt_claims"]``: the verified claims, or ``None``;
 - ``scope["livepush_auth_error"]``: ``None``, or an :class:`AuthError` value saying why not.
+- ``scope["livepush_token_exp"]``: the token's ``exp`` (seconds since the epoch, a float), or
+  ``None``; the consumer closes the connection with ``4003`` when it passes (plus ``JWT_LEEWAY``)
+  unless a ``REFRESH_TOKEN`` frame replaced the token (see :mod:`livepush._expiry`).
 
 It never closes a connection itself: the consumer accepts and then closes with ``4001`` (or
 ``4000`` for a server error), since a close before accept reaches browsers as a bare 1006.
@@ -206,6 +209,21 @@ async def authenticate_token(token: str | None) -> AuthResult:
     return AuthResult(user, claims, None)
 
 
+# Token lifetime (issue 9) ----------------------------------------------------------------
+def token_exp(claims: Mapping[str, Any] | None) -> float | None:
+    """The ``exp`` of verified ``claims`` as seconds since the epoch, or ``None`` without claims.
+
+    Internal API shared with ``livepush._expiry``. :func:`decode_token` requires ``exp``, and
+    PyJWT checks that it is a number.
+    """
+    if claims is None or claims.get("exp") is None:
+        return None
+    return float(claims["exp"])
+
+
+# ------------------------------------------------------------------------------------------
+
+
 class JWTAuthMiddleware:
     """ASGI middleware that authenticates WebSocket connections by JWT.
 
@@ -224,6 +242,7 @@ class JWTAuthMiddleware:
         scope["user"] = result.user
         scope["jwt_claims"] = result.claims
         scope["livepush_auth_error"] = result.error
+        scope["livepush_token_exp"] = token_exp(result.claims)  # token lifetime (issue 9)
         await self.inner(scope, receive, send)
 
 

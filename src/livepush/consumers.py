@@ -19,6 +19,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from livepush import presence
 from livepush._db import close_old_connections
+from livepush._expiry import TokenExpiry
 from livepush._fanout import Fanout, get_fanout
 from livepush._sender import Sender
 from livepush.auth import AuthError
@@ -29,6 +30,7 @@ from livepush.protocol import (
     SUBPROTOCOL,
     CloseCode,
     ErrorCode,
+    ProtocolType,
     encode_snapshot,
     error_frame,
 )
@@ -103,6 +105,8 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         )
         self._fanout: Fanout | None = None
         self._presence: presence.Tracker | None = None
+        # Token lifetime (issue 9): closes with 4003 when the token expires, unless refreshed.
+        self._token_expiry = TokenExpiry(self._close_with)
 
     @property
     def channel_layer_alias(self) -> str:
@@ -138,6 +142,7 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             # The one place a connection's tasks end, however it ended: none outlives it.
             self.sender.close()
             await self.heartbeat.aclose()
+            await self._token_expiry.aclose()  # token lifetime (issue 9)
 
     async def dispatch(self, message: Message) -> None:
         handler = getattr(self, get_handler_name(message), None)
@@ -193,6 +198,8 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await asyncio.gather(*(self._fanout.join(g, self) for g in self.joined_groups))
             await self._accept()
             self.heartbeat.start()
+            # Token lifetime (issue 9): scope["livepush_token_exp"] is set by the JWT middleware.
+            self._token_expiry.start(self.scope.get("livepush_token_exp"))
             if track_presence:
                 try:
                     await self._presence_connect(user)
@@ -237,6 +244,11 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         """Dispatch a decoded client frame through the registry to its handler."""
         type_name: str = content["type"]
         if await self.heartbeat.receive(type_name):
+            return
+        if type_name == ProtocolType.REFRESH_TOKEN:  # token lifetime (issue 9)
+            reply = await self._token_expiry.refresh(content.get("data"), self.user, self.scope)
+            if reply is not None:
+                await self.send(text_data=reply)
             return
         registry = get_registry()
         registered = registry.get(type_name)

@@ -28,6 +28,7 @@ __all__ = [
     "ErrorPayload",
     "PresenceSnapshotPayload",
     "ProtocolType",
+    "RefreshTokenPayload",
     "UserPresencePayload",
     "encode_snapshot",
     "error_frame",
@@ -57,6 +58,11 @@ class ProtocolType(str, enum.Enum):
     USER_PRESENCE_CONNECTED = "USER_PRESENCE_CONNECTED"
     #: A user's last connection went (presence).
     USER_PRESENCE_DISCONNECTED = "USER_PRESENCE_DISCONNECTED"
+    # Token lifetime (issue 9) ------------------------------------------------------------
+    #: Client to server only: a fresh token for the open connection, sent before the current
+    #: one expires; the connection then closes with ``4003`` at the new token's expiry instead.
+    REFRESH_TOKEN = "REFRESH_TOKEN"
+    # ----------------------------------------------------------------------------------------
 
     def __str__(self) -> str:
         return str(self.value)
@@ -85,6 +91,17 @@ class UserPresencePayload(TypedDict):
     user_id: int | str
 
 
+# Token lifetime (issue 9) ----------------------------------------------------------------
+class RefreshTokenPayload(TypedDict):
+    """The ``data`` of a client's ``REFRESH_TOKEN`` frame."""
+
+    #: The new access token (a JWT), verified like the token a connection opens with.
+    token: str
+
+
+# ------------------------------------------------------------------------------------------
+
+
 #: The payload schema of each protocol type that carries ``data`` (``PING`` and ``PONG`` do not).
 #: A project may replace a presence schema with ``livepush.register(name, schema=...)``.
 PAYLOAD_SCHEMAS: Final[Mapping[ProtocolType, type]] = {
@@ -92,9 +109,11 @@ PAYLOAD_SCHEMAS: Final[Mapping[ProtocolType, type]] = {
     ProtocolType.PRESENCE_SNAPSHOT: PresenceSnapshotPayload,
     ProtocolType.USER_PRESENCE_CONNECTED: UserPresencePayload,
     ProtocolType.USER_PRESENCE_DISCONNECTED: UserPresencePayload,
+    ProtocolType.REFRESH_TOKEN: RefreshTokenPayload,  # token lifetime (issue 9)
 }
 
-#: The types only the server's own code sends; the push helpers refuse them. The presence events
+#: The types only the server's own code sends, and the client-only ``REFRESH_TOKEN``; the push
+#: helpers refuse them. The presence events
 #: are pushed like application messages (through the registry and its schema checks).
 SERVER_ONLY_TYPES: Final[frozenset[str]] = frozenset(
     t.value
@@ -103,6 +122,7 @@ SERVER_ONLY_TYPES: Final[frozenset[str]] = frozenset(
         ProtocolType.PONG,
         ProtocolType.ERROR,
         ProtocolType.PRESENCE_SNAPSHOT,
+        ProtocolType.REFRESH_TOKEN,  # token lifetime (issue 9): client to server only
     )
 )
 
@@ -123,6 +143,9 @@ class CloseCode(enum.IntEnum):
     UNAUTHENTICATED = 4001
     #: No ``PONG`` within ``HEARTBEAT_TIMEOUT`` of a ``PING``.
     HEARTBEAT_TIMEOUT = 4002
+    #: The connection's token expired (``exp`` plus ``JWT_LEEWAY``) and no ``REFRESH_TOKEN``
+    #: replaced it in time (token lifetime, issue 9).
+    TOKEN_EXPIRED = 4003
     #: Frame larger than ``MAX_MESSAGE_SIZE`` caught by the application, because the server's
     #: own limit is higher (daphne does not let an application close with 1009).
     MESSAGE_TOO_BIG_APP = 4009
@@ -145,6 +168,9 @@ class ErrorCode(str, enum.Enum):
     INVALID_PAYLOAD = "invalid_payload"
     #: The server failed while handling the frame (details are in the server log).
     HANDLER_ERROR = "handler_error"
+    #: A ``REFRESH_TOKEN`` whose token does not verify, or is for another user (token lifetime,
+    #: issue 9). The connection stays open until its current token expires.
+    TOKEN_REFUSED = "token_refused"
 
     def __str__(self) -> str:
         return str(self.value)

@@ -11,7 +11,8 @@ export type TokenProvider = string | null | (() => string | null | Promise<strin
 export interface LivePushOptions {
   /** Default: ws:// or wss:// (from the page's scheme) on the current origin at /ws/. */
   url?: string;
-  /** Called before every connect and reconnect, so an expired token is replaced. */
+  /** Called before every connect and reconnect, so an expired token is replaced, and ahead of
+   *  the token's expiry on an open connection (see `refreshAhead`). */
   token?: TokenProvider;
   /** "subprotocol" (default: `livepush` and `livepush.token.<JWT>`) or "query" (`?accessToken=`). */
   tokenTransport?: "subprotocol" | "query";
@@ -34,6 +35,14 @@ export interface LivePushOptions {
   /** Server heartbeat: interval and timeout in ms (30000, 10000); silence for their sum => reconnect. */
   heartbeatInterval?: number;
   heartbeatTimeout?: number;
+  /**
+   * Token lifetime: with a token provider function and a token whose `exp` is readable, call the
+   * provider again this many ms before `exp` (at most 20% of the lifetime left; default 60000)
+   * and send the new token in a `REFRESH_TOKEN` frame, so the server does not close with 4003.
+   * A failure or refusal is retried with the reconnect backoff while the token lasts. `null`
+   * turns refreshing off (the client then reconnects after each 4003).
+   */
+  refreshAhead?: number | null;
   /** Connect at construction (true). Until connect(), the status is "closed". */
   autoConnect?: boolean;
   /** For tests: the WebSocket constructor and a random source. */
@@ -68,6 +77,7 @@ export declare const CloseCode: {
   readonly SERVER_ERROR: 4000;
   readonly UNAUTHENTICATED: 4001;
   readonly HEARTBEAT_TIMEOUT: 4002;
+  readonly TOKEN_EXPIRED: 4003;
   readonly MESSAGE_TOO_BIG_APP: 4009;
 };
 

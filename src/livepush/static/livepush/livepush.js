@@ -4,7 +4,7 @@
 /** Close codes the server uses (docs/reference/protocol.md, "Close codes"). */
 export const CloseCode = Object.freeze({
   NORMAL: 1000, MESSAGE_TOO_BIG: 1009, SERVER_ERROR: 4000, UNAUTHENTICATED: 4001,
-  HEARTBEAT_TIMEOUT: 4002, MESSAGE_TOO_BIG_APP: 4009,
+  HEARTBEAT_TIMEOUT: 4002, TOKEN_EXPIRED: 4003, MESSAGE_TOO_BIG_APP: 4009,
 });
 
 // The seed client's values (websocket-implementation-guide.md) and the server's heartbeat defaults.
@@ -13,6 +13,7 @@ const DEFAULTS = {
   initialDelay: 1000, multiplier: 1.5, maxDelay: 30000, maxAttempts: 20, jitter: 0.5,
   maxQueueSize: 100, maxQueueAge: 60000, onDrop: null,
   heartbeatInterval: 30000, heartbeatTimeout: 10000, autoConnect: true,
+  refreshAhead: 60000, // token lifetime: ms before exp to refresh (at most 20% of what is left)
 };
 
 const SUBPROTOCOL = "livepush";
@@ -29,6 +30,24 @@ function defaultUrl() {
 function report(what, error) {
   console.error(`LivePush: ${what}`, error);
 }
+
+// --- token lifetime -------------------------------------------------------------------------
+
+/** The `exp` claim (seconds) of a JWT, read without verification; null when there is none. */
+function tokenExp(token) {
+  if (typeof token !== "string") return null;
+  const part = token.split(".")[1];
+  if (!part) return null;
+  try {
+    const b64 = part.replace(/-/g, "+").replace(/_/g, "/");
+    const exp = JSON.parse(atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4))).exp;
+    return typeof exp === "number" && Number.isFinite(exp) ? exp : null;
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 
 export class LivePush {
   constructor(options = {}) {
@@ -49,6 +68,12 @@ export class LivePush {
     this._gaveUp = false; // "failed" after maxAttempts: the page waking up retries
     this._reconnectTimer = null;
     this._watchdog = null;
+    // Token lifetime: the socket's token, the exp the server holds, the refresh timer and failures.
+    this._token = null;
+    this._exp = null;
+    this._refreshTimer = null;
+    this._refreshFailures = 0;
+    this._refreshed = null; // {previous: exp} after a REFRESH_TOKEN, until a refusal or the next
     this._listening = false;
     this._info = Object.freeze({ status: "closed", code: null, reason: "", attempt: 0 });
     this._onWake = (event) => {
@@ -173,6 +198,7 @@ export class LivePush {
       }
     }
     let ws;
+    this._token = token; // token lifetime: its exp schedules the refresh once open
     try {
       ws = new this._WebSocket(url, protocols);
     } catch (error) {
@@ -195,6 +221,10 @@ export class LivePush {
 
   _handleOpen(ws) {
     this._flush(ws); // before "open" is announced, so a listener's send() stays behind the queue
+    this._exp = tokenExp(this._token);
+    this._refreshFailures = 0;
+    this._refreshed = null;
+    this._scheduleRefresh(); // before "open" too, so a listener calling close() cancels it
     this._setInfo({ status: "open" });
   }
 
@@ -222,6 +252,7 @@ export class LivePush {
       ws.send('{"type":"PONG"}'); // at once: the server closes with 4002 without a PONG
       return;
     }
+    if (frame.type === "ERROR" && frame.data?.code === "token_refused") this._refreshRefused(frame.data);
     const typed = this._handlers.get(frame.type) ?? [];
     for (const handler of [...typed, ...this._allHandlers]) {
       try {
@@ -245,6 +276,14 @@ export class LivePush {
         return;
       }
       // The token probably expired: ask for a fresh one once, and retry without waiting.
+      this._authRetry = true;
+      this._attempt += 1;
+      this._dial({ code, reason });
+      return;
+    }
+    if (code === CloseCode.TOKEN_EXPIRED && !this._authRetry) {
+      // Token lifetime: the token expired before a refresh replaced it. Reconnect at once with a
+      // fresh one; if that socket's token expires too before the server sent anything, back off.
       this._authRetry = true;
       this._attempt += 1;
       this._dial({ code, reason });
@@ -293,13 +332,83 @@ export class LivePush {
     this._setInfo({ ...info, status: "reconnecting", attempt: n });
   }
 
-  /** Forget the current socket: detach its handlers and stop its watchdog. */
+  /** Forget the current socket: detach its handlers, stop its watchdog and token refresh. */
   _detach() {
     const ws = this._ws;
     if (ws) ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
     this._ws = null;
     clearTimeout(this._watchdog);
     this._watchdog = null;
+    clearTimeout(this._refreshTimer);
+    this._refreshTimer = null;
+  }
+
+  // --- token lifetime -------------------------------------------------------------------------
+
+  /** Ask the provider for a new token ahead of this._exp: min(refreshAhead, 20% of what is left). */
+  _scheduleRefresh() {
+    clearTimeout(this._refreshTimer);
+    this._refreshTimer = null;
+    const { refreshAhead, token } = this._opts;
+    // A fixed token cannot be renewed; a token without a readable exp needs no renewal.
+    if (refreshAhead == null || refreshAhead === false || typeof token !== "function" || this._exp === null) return;
+    const left = this._exp * 1000 - Date.now();
+    const delay = Math.max(0, left - Math.max(0, Math.min(refreshAhead, left * 0.2)));
+    this._refreshTimer = setTimeout(() => this._refresh(), delay);
+  }
+
+  _refresh() {
+    this._refreshTimer = null;
+    const ws = this._ws;
+    if (!ws || this._info.status !== "open") return;
+    const gen = this._gen;
+    let token;
+    try {
+      token = this._opts.token();
+    } catch (error) {
+      this._refreshFailed(error);
+      return;
+    }
+    const current = () => gen === this._gen && ws === this._ws;
+    if (token && typeof token.then === "function") {
+      token.then((value) => current() && this._sendRefresh(ws, value), (error) => current() && this._refreshFailed(error));
+    } else {
+      this._sendRefresh(ws, token);
+    }
+  }
+
+  _sendRefresh(ws, token) {
+    const exp = tokenExp(token);
+    if (!token || (exp !== null && exp <= this._exp)) {
+      // A provider that caches tokens may hand back the current one: asking again at once would spin.
+      this._refreshFailed(new Error("the token provider returned no newer token"));
+      return;
+    }
+    if (ws.readyState !== OPEN) return;
+    ws.send(JSON.stringify({ type: "REFRESH_TOKEN", data: { token } }));
+    // The server answers only a refusal ("token_refused"), which puts the old exp back.
+    this._refreshed = { previous: this._exp };
+    this._exp = exp;
+    this._refreshFailures = 0;
+    this._scheduleRefresh();
+  }
+
+  _refreshRefused(data) {
+    if (this._refreshed) this._exp = this._refreshed.previous;
+    this._refreshed = null;
+    this._refreshFailed(new Error(data.detail || "token_refused"));
+  }
+
+  /** Try again with the reconnect backoff while the token lasts; after it, 4003 reconnects. */
+  _refreshFailed(error) {
+    report("could not refresh the token", error);
+    clearTimeout(this._refreshTimer);
+    this._refreshTimer = null;
+    const { initialDelay, multiplier, maxDelay } = this._opts;
+    const n = ++this._refreshFailures;
+    const delay = Math.min(initialDelay * multiplier ** (n - 1), maxDelay);
+    if (this._exp === null || Date.now() + delay >= this._exp * 1000) return;
+    this._refreshTimer = setTimeout(() => this._refresh(), delay);
   }
 
   _listen(on) {
