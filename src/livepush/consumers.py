@@ -19,6 +19,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from livepush import presence
 from livepush._fanout import Fanout, get_fanout
 from livepush._sender import Sender
+from livepush._shutdown import register_connection, unregister_connection
 from livepush.auth import AuthError
 from livepush.conf import livepush_settings
 from livepush.exceptions import PayloadError
@@ -133,6 +134,7 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         try:
             await super().__call__(scope, receive, send)
         finally:
+            unregister_connection(self)  # graceful shutdown waits for this
             # The one place a connection's tasks end, however it ended: none outlives it.
             self.sender.close()
             await self.heartbeat.aclose()
@@ -181,6 +183,8 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             self._fanout = get_fanout(self.channel_layer)
             await asyncio.gather(*(self._fanout.join(g, self) for g in self.joined_groups))
             await self._accept()
+            # SIGTERM closes it with 1012/4012 from now on (livepush._shutdown).
+            register_connection(self)
             self.heartbeat.start()
             if track_presence:
                 try:
