@@ -8,6 +8,7 @@ from contextlib import AsyncExitStack
 
 import pytest
 
+from livepush.checks import check_settings
 from livepush.protocol import CloseCode
 
 from .helpers import WAIT, Client, ws_connect
@@ -84,3 +85,13 @@ async def test_sigterm_with_the_redis_layer_closes_every_connection_with_the_res
         # cancellation is lost (a known problem of the per-connection channel receive).
         asgi.proc.kill()
         asgi.proc.wait(WAIT)
+
+
+@pytest.mark.parametrize(
+    ("grace", "expected"),
+    [(-1, ["livepush.E034"]), (0, []), (2.5, []), (None, []), ("5", ["livepush.E003"])],
+)
+def test_shutdown_grace_is_checked(settings, grace, expected):
+    settings.LIVEPUSH = {**settings.LIVEPUSH, "SHUTDOWN_GRACE": grace}
+    settings.DEBUG = True  # no W001 for the in-memory layer
+    assert [m.id for m in check_settings()] == expected

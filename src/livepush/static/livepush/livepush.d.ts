@@ -34,6 +34,12 @@ export interface LivePushOptions {
   /** Server heartbeat: interval and timeout in ms (30000, 10000); silence for their sum => reconnect. */
   heartbeatInterval?: number;
   heartbeatTimeout?: number;
+  /**
+   * After a close with 1012 or 4012 (the server is restarting) or 1001 (going away): reconnect
+   * after a random delay drawn uniformly from [0, restartJitter) ms, so clients spread their
+   * reconnects over the window. Not counted as a failed attempt. Default 5000.
+   */
+  restartJitter?: number;
   /** Connect at construction (true). Until connect(), the status is "closed". */
   autoConnect?: boolean;
   /** For tests: the WebSocket constructor and a random source. */
@@ -69,6 +75,8 @@ export declare const CloseCode: {
   readonly UNAUTHENTICATED: 4001;
   readonly HEARTBEAT_TIMEOUT: 4002;
   readonly MESSAGE_TOO_BIG_APP: 4009;
+  readonly SERVICE_RESTART: 1012;
+  readonly SERVICE_RESTART_APP: 4012;
 };
 
 export declare class LivePush<M extends Record<string, unknown> = Record<string, unknown>> {
