@@ -75,15 +75,6 @@ def _positive(check_id: str, unit: str, hint: str) -> Rule:
     return Rule(check_id, problem, hint)
 
 
-def _not_negative(check_id: str, unit: str, hint: str) -> Rule:
-    def problem(name: str, value: Any) -> str | None:
-        if value >= 0:
-            return None
-        return f"LIVEPUSH[{name!r}] is {value!r}; it must be zero or more {unit}."
-
-    return Rule(check_id, problem, hint)
-
-
 def _not_empty(check_id: str, hint: str) -> Rule:
     def problem(name: str, value: Any) -> str | None:
         return f"LIVEPUSH[{name!r}] is an empty string." if value == "" else None
@@ -231,6 +222,12 @@ _HEARTBEAT_POSITIVE: Final = _positive(
     "Both heartbeat values are seconds, with HEARTBEAT_TIMEOUT below HEARTBEAT_INTERVAL.",
 )
 
+_SHUTDOWN_GRACE_RULE: Final = Rule(
+    "livepush.E034",
+    lambda name, value: None if value >= 0 else f"LIVEPUSH[{name!r}] is {value!r}, below 0.",
+    "Zero or more seconds to wait on SIGTERM; None leaves SIGTERM to the server.",
+)
+
 #: Every key ``LIVEPUSH`` accepts. ``docs/reference/settings.md`` documents each, with its default.
 SETTINGS: Final[dict[str, Setting]] = {
     "HEARTBEAT_INTERVAL": Setting(30.0, _NUMBER, (_HEARTBEAT_POSITIVE,)),
@@ -339,19 +336,7 @@ SETTINGS: Final[dict[str, Setting]] = {
     ),
     "PRESENCE_REDIS_URL": Setting(None, (str, None)),
     "PRESENCE_PREFIX": Setting("livepush:presence", (str,)),
-    # Graceful shutdown (livepush._shutdown).
-    "SHUTDOWN_GRACE": Setting(
-        5.0,
-        (int, float, None),
-        (
-            _not_negative(
-                "livepush.E034",
-                "seconds",
-                "Seconds to wait for connections to close on SIGTERM; None leaves SIGTERM to the "
-                "server.",
-            ),
-        ),
-    ),
+    "SHUTDOWN_GRACE": Setting(5.0, (int, float, None), (_SHUTDOWN_GRACE_RULE,)),
 }
 
 #: Every key ``LIVEPUSH`` accepts, with its default (from :data:`SETTINGS`).
