@@ -159,6 +159,7 @@ CASES = [
     pytest.param({"USER_GROUP": "user {id}"}, {}, ["livepush.E015"], id="E015-space"),
     pytest.param({"BROADCAST_GROUP": "every one"}, {}, ["livepush.E015"], id="E015-broadcast"),
     pytest.param({"MAX_MESSAGE_SIZE": 0}, {}, ["livepush.E016"], id="E016"),
+    pytest.param({"SHUTDOWN_GRACE": -1}, {}, ["livepush.E034"], id="E034"),
     pytest.param({"JWT_USER_ID_CLAIM": ""}, {}, ["livepush.E017"], id="E017-claim"),
     pytest.param({"JWT_QUERY_PARAM": ""}, {}, ["livepush.E017"], id="E017-query-param"),
     pytest.param({"PRESENCE_TTL": 0}, {}, ["livepush.E018"], id="E018-ttl"),

@@ -222,6 +222,12 @@ _HEARTBEAT_POSITIVE: Final = _positive(
     "Both heartbeat values are seconds, with HEARTBEAT_TIMEOUT below HEARTBEAT_INTERVAL.",
 )
 
+_SHUTDOWN_GRACE_RULE: Final = Rule(
+    "livepush.E034",
+    lambda name, value: None if value >= 0 else f"LIVEPUSH[{name!r}] is {value!r}, below 0.",
+    "Zero or more seconds to wait on SIGTERM; None leaves SIGTERM to the server.",
+)
+
 #: Every key ``LIVEPUSH`` accepts. ``docs/reference/settings.md`` documents each, with its default.
 SETTINGS: Final[dict[str, Setting]] = {
     "HEARTBEAT_INTERVAL": Setting(30.0, _NUMBER, (_HEARTBEAT_POSITIVE,)),
@@ -330,6 +336,7 @@ SETTINGS: Final[dict[str, Setting]] = {
     ),
     "PRESENCE_REDIS_URL": Setting(None, (str, None)),
     "PRESENCE_PREFIX": Setting("livepush:presence", (str,)),
+    "SHUTDOWN_GRACE": Setting(5.0, (int, float, None), (_SHUTDOWN_GRACE_RULE,)),
 }
 
 #: Every key ``LIVEPUSH`` accepts, with its default (from :data:`SETTINGS`).

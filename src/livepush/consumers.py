@@ -22,6 +22,7 @@ from livepush._db import close_old_connections
 from livepush._expiry import TokenExpiry
 from livepush._fanout import Fanout, get_fanout
 from livepush._sender import Sender
+from livepush._shutdown import register_connection, unregister_connection
 from livepush.auth import AuthError
 from livepush.conf import livepush_settings
 from livepush.exceptions import PayloadError
@@ -142,7 +143,8 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             # The one place a connection's tasks end, however it ended: none outlives it.
             self.sender.close()
             await self.heartbeat.aclose()
-            await self._token_expiry.aclose()  # token lifetime (issue 9)
+            await self._token_expiry.aclose()
+            unregister_connection(self)  # last: graceful shutdown waits for it
 
     async def dispatch(self, message: Message) -> None:
         handler = getattr(self, get_handler_name(message), None)
@@ -197,6 +199,8 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             self._fanout = get_fanout(self.channel_layer)
             await asyncio.gather(*(self._fanout.join(g, self) for g in self.joined_groups))
             await self._accept()
+            # SIGTERM closes it with 1012/4012 from now on (livepush._shutdown).
+            register_connection(self)
             self.heartbeat.start()
             # Token lifetime (issue 9): scope["livepush_token_exp"] is set by the JWT middleware.
             self._token_expiry.start(self.scope.get("livepush_token_exp"))

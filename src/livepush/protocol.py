@@ -136,6 +136,9 @@ class CloseCode(enum.IntEnum):
     #: ``--ws-max-size``). daphne (``--websocket-max-message-size``) drops the TCP connection
     #: instead, which clients see as 1006.
     MESSAGE_TOO_BIG = 1009
+    #: The server is restarting (SIGTERM): reconnect after a random delay. Sent on uvicorn (by
+    #: the library and by uvicorn itself); see :attr:`SERVICE_RESTART_APP` for daphne.
+    SERVICE_RESTART = 1012
     #: Unexpected server error during connect (database or channel layer failure included).
     SERVER_ERROR = 4000
     #: Unauthenticated: missing, malformed, expired, badly signed or wrong-type token, or an
@@ -149,6 +152,9 @@ class CloseCode(enum.IntEnum):
     #: Frame larger than ``MAX_MESSAGE_SIZE`` caught by the application, because the server's
     #: own limit is higher (daphne does not let an application close with 1009).
     MESSAGE_TOO_BIG_APP = 4009
+    #: :attr:`SERVICE_RESTART` where the server lets the application close only with 1000 or
+    #: 3000-4999 (daphne): the server is restarting, reconnect after a random delay.
+    SERVICE_RESTART_APP = 4012
 
 
 class ErrorCode(str, enum.Enum):

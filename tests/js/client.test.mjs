@@ -29,6 +29,7 @@ test("exports: named, default and the close codes of the protocol", () => {
   assert.deepEqual({ ...CloseCode }, {
     NORMAL: 1000, MESSAGE_TOO_BIG: 1009, SERVER_ERROR: 4000, UNAUTHENTICATED: 4001,
     HEARTBEAT_TIMEOUT: 4002, TOKEN_EXPIRED: 4003, MESSAGE_TOO_BIG_APP: 4009,
+    SERVICE_RESTART: 1012, SERVICE_RESTART_APP: 4012,
   });
 });
 

@@ -43,6 +43,12 @@ export interface LivePushOptions {
    * turns refreshing off (the client then reconnects after each 4003).
    */
   refreshAhead?: number | null;
+  /**
+   * After a close with 1012 or 4012 (the server is restarting) or 1001 (going away): reconnect
+   * after a random delay drawn uniformly from [0, restartJitter) ms, so clients spread their
+   * reconnects over the window. Not counted as a failed attempt. Default 5000.
+   */
+  restartJitter?: number;
   /** Connect at construction (true). Until connect(), the status is "closed". */
   autoConnect?: boolean;
   /** For tests: the WebSocket constructor and a random source. */
@@ -79,6 +85,8 @@ export declare const CloseCode: {
   readonly HEARTBEAT_TIMEOUT: 4002;
   readonly TOKEN_EXPIRED: 4003;
   readonly MESSAGE_TOO_BIG_APP: 4009;
+  readonly SERVICE_RESTART: 1012;
+  readonly SERVICE_RESTART_APP: 4012;
 };
 
 export declare class LivePush<M extends Record<string, unknown> = Record<string, unknown>> {

@@ -5,7 +5,13 @@
 export const CloseCode = Object.freeze({
   NORMAL: 1000, MESSAGE_TOO_BIG: 1009, SERVER_ERROR: 4000, UNAUTHENTICATED: 4001,
   HEARTBEAT_TIMEOUT: 4002, TOKEN_EXPIRED: 4003, MESSAGE_TOO_BIG_APP: 4009,
+  SERVICE_RESTART: 1012, SERVICE_RESTART_APP: 4012,
 });
+
+// A server restarting (1012, or 4012 from daphne) or going away (1001): come back after a random
+// delay within restartJitter, so a restart does not bring every client back at the same moment.
+const GOING_AWAY = 1001;
+const RESTART_CODES = new Set([GOING_AWAY, CloseCode.SERVICE_RESTART, CloseCode.SERVICE_RESTART_APP]);
 
 // The seed client's values (websocket-implementation-guide.md) and the server's heartbeat defaults.
 const DEFAULTS = {
@@ -14,6 +20,7 @@ const DEFAULTS = {
   maxQueueSize: 100, maxQueueAge: 60000, onDrop: null,
   heartbeatInterval: 30000, heartbeatTimeout: 10000, autoConnect: true,
   refreshAhead: 60000, // token lifetime: ms before exp to refresh (at most 20% of what is left)
+  restartJitter: 5000,
 };
 
 const SUBPROTOCOL = "livepush";
@@ -290,7 +297,22 @@ export class LivePush {
       return;
     }
     this._authRetry = false;
+    if (RESTART_CODES.has(code)) {
+      this._restart({ code, reason });
+      return;
+    }
     this._retry({ code, reason });
+  }
+
+  /** The server is restarting: reconnect after a random delay in [0, restartJitter) ms. It is
+   * not a failed attempt, so the backoff and maxAttempts are not used up. */
+  _restart(info) {
+    const delay = this._opts.restartJitter * this._random();
+    this._reconnectTimer = setTimeout(() => {
+      this._reconnectTimer = null;
+      this._dial();
+    }, delay);
+    this._setInfo({ ...info, status: "reconnecting" });
   }
 
   /** Watchdog: the server PINGs every heartbeatInterval, so silence for longer means dead. */
