@@ -215,6 +215,19 @@ def _known_algorithms(check_id: str, hint: str) -> Rule:
     return Rule(check_id, problem, hint)
 
 
+def _presence_window(check_id: str) -> Rule:
+    def problem(name: str, value: Any) -> str | None:
+        if 0 <= value <= 60:
+            return None
+        return f"LIVEPUSH[{name!r}] is {value!r}; it must be between 0 and 60 seconds."
+
+    return Rule(
+        check_id,
+        problem,
+        "Presence events are gathered this many seconds into one frame; 0 sends each at once.",
+    )
+
+
 _NUMBER: Final = (int, float)
 _HEARTBEAT_POSITIVE: Final = _positive(
     "livepush.E004",
@@ -328,6 +341,7 @@ SETTINGS: Final[dict[str, Setting]] = {
             ),
         ),
     ),
+    "PRESENCE_WINDOW": Setting(0.25, _NUMBER, (_presence_window("livepush.E032"),)),
     "PRESENCE_REDIS_URL": Setting(None, (str, None)),
     "PRESENCE_PREFIX": Setting("livepush:presence", (str,)),
 }
