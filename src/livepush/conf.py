@@ -66,11 +66,11 @@ class Setting:
 # setting's problem it is.
 
 
-def _positive(check_id: str, unit: str, hint: str) -> Rule:
+def _positive(check_id: str, unit: str, hint: str, *, zero: bool = False) -> Rule:
     def problem(name: str, value: Any) -> str | None:
-        if value > 0:
+        if value > 0 or (zero and value == 0):
             return None
-        return f"LIVEPUSH[{name!r}] is {value!r}; it must be a positive number of {unit}."
+        return f"LIVEPUSH[{name!r}] is {value!r}; must be {'0 or ' * zero}a positive number of {unit}."
 
     return Rule(check_id, problem, hint)
 
@@ -215,20 +215,10 @@ def _known_algorithms(check_id: str, hint: str) -> Rule:
     return Rule(check_id, problem, hint)
 
 
-def _presence_window(check_id: str) -> Rule:
-    def problem(name: str, value: Any) -> str | None:
-        if 0 <= value <= 60:
-            return None
-        return f"LIVEPUSH[{name!r}] is {value!r}; it must be between 0 and 60 seconds."
-
-    return Rule(
-        check_id,
-        problem,
-        "Presence events are gathered this many seconds into one frame; 0 sends each at once.",
-    )
-
-
 _NUMBER: Final = (int, float)
+_PRESENCE_WINDOW: Final = _positive(
+    "livepush.E032", "seconds", "0 pushes each presence change at once.", zero=True
+)
 _HEARTBEAT_POSITIVE: Final = _positive(
     "livepush.E004",
     "seconds",
@@ -341,7 +331,7 @@ SETTINGS: Final[dict[str, Setting]] = {
             ),
         ),
     ),
-    "PRESENCE_WINDOW": Setting(0.25, _NUMBER, (_presence_window("livepush.E032"),)),
+    "PRESENCE_WINDOW": Setting(0.25, _NUMBER, (_PRESENCE_WINDOW,)),
     "PRESENCE_REDIS_URL": Setting(None, (str, None)),
     "PRESENCE_PREFIX": Setting("livepush:presence", (str,)),
 }
