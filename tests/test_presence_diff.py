@@ -133,6 +133,16 @@ async def test_within_a_window_the_last_state_of_each_user_is_sent(tracker):
     assert await presence.aonline_user_ids() == [1]
 
 
+async def test_a_frame_says_what_is_true_when_it_is_sent(tracker):
+    channel = await listen("broadcast")
+    await tracker.connect(User(1), "a")
+    await tracker.connect(User(2), "b")
+    # Another process ends 1's connection (its sweep, say) before this window closes.
+    await backends.get_backend().disconnect("1", "a")
+    await tracker.flush()
+    assert await diffs(channel) == [diff(joins=[2], leaves=[1])]
+
+
 async def test_each_audience_group_gets_one_frame_with_its_users(tracker):
     with configure(PRESENCE_AUDIENCE="tests.test_presence_diff.by_parity"):
         odd, even, everyone = await listen("odd"), await listen("even"), await listen("all")

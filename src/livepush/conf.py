@@ -70,7 +70,8 @@ def _positive(check_id: str, unit: str, hint: str, *, zero: bool = False) -> Rul
     def problem(name: str, value: Any) -> str | None:
         if value > 0 or (zero and value == 0):
             return None
-        return f"LIVEPUSH[{name!r}] is {value!r}; must be {'0 or ' * zero}a positive number of {unit}."
+        least = "0 or a positive" if zero else "a positive"
+        return f"LIVEPUSH[{name!r}] is {value!r}; it must be {least} number of {unit}."
 
     return Rule(check_id, problem, hint)
 

@@ -186,7 +186,7 @@ def encode_snapshot(user_ids: list[object]) -> str:
 def encode_presence_diff(
     joins: list[object], leaves: list[object], *, cls: type[json.JSONEncoder] | None = None
 ) -> str:
-    """Encode a ``PRESENCE_DIFF`` frame: ``{"type": ..., "data": {"joins": [...], "leaves": [...]}}``.
+    """Encode a ``PRESENCE_DIFF`` frame: ``{"type": ..., "data": {"joins": [...], "leaves": ...}}``.
 
     ``cls`` encodes ids plain JSON cannot (``LIVEPUSH["JSON_ENCODER"]`` for UUID keys).
     """

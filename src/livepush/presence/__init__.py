@@ -20,8 +20,8 @@ The package:
   ``backends.memory``) and :func:`get_backend`, which picks one.
 - ``tracker``: :class:`Tracker`, one per event loop (:func:`get_tracker`): records this process's
   connections, refreshes and sweeps, and hands each transition to its announcer.
-- ``announcer``: ``Announcer``, one per tracker: sends the signals and pushes each window's transitions as
-  ``PRESENCE_DIFF`` frames, one per audience group.
+- ``announcer``: ``Announcer``, one per tracker: sends the signals and pushes each window's
+  transitions as ``PRESENCE_DIFF`` frames, one per audience group.
 - ``queries``: :func:`is_online`, :func:`online_user_ids`, :func:`connection_count` and their
   async twins.
 - ``signals``: :data:`user_online`, :data:`user_offline`.

@@ -8,11 +8,14 @@ the queue is flushed: the users are grouped by audience group and each group get
 published through :func:`livepush._publish.publish`. Groups whose frames are the same share one
 publish. A storm of N connects is then about one frame per window per group, not N per client.
 
-Within one window each user keeps their last state: online, then offline, is a leave. A user who
-came back before the flush is a join, even though observers that saw them online before see no
-change. A redundant entry is harmless to a client that keeps a set (the browser client's handlers
-run per user, as for repeated events before). Netting the two out instead would leave a
-connection whose snapshot was read between them with the wrong state for good.
+A frame carries each user's state when it is sent, read from the backend in one query per flush
+(the last state seen here if that fails): online, then offline, is a leave; a user who came back
+before the flush is a join, though observers that saw them online see no change. A redundant
+entry is harmless to a client that keeps a set (the browser client's handlers run per user, as
+for repeated events before). Netting the two out instead would leave a connection whose snapshot
+was read between them wrong for good. And reading the state at flush time keeps two processes'
+windows from reordering a user's changes: one user's connect may be seen here and their leave by
+another process's sweep, and whichever window is flushed last says what is true then.
 
 Flushes run one at a time, in order, so two windows' frames never overtake each other. With
 ``PRESENCE_WINDOW`` 0 each transition is flushed at once, one frame each (transitions that come
@@ -28,6 +31,7 @@ from typing import Any
 
 from livepush._publish import publish
 from livepush.conf import livepush_settings
+from livepush.presence.backends import get_backend
 from livepush.presence.ids import user_id_from_key
 from livepush.presence.signals import user_offline, user_online
 from livepush.protocol import encode_presence_diff
@@ -66,7 +70,7 @@ class Announcer:
         return len(self._pending)
 
     async def announce(self, online: bool, user_id: str, user: Any) -> None:
-        """Queue ``user_id``'s transition (``user`` if at hand) and send its signal; never raises."""
+        """Queue ``user_id``'s transition (``user`` if at hand), send its signal; never raises."""
         try:
             value = user_id_from_key(user_id)
         except Exception:
@@ -115,6 +119,7 @@ class Announcer:
             pending, self._pending = self._pending, {}
             if not pending:
                 return
+            await _to_current_state(pending)
             for text, groups in _frames(pending.values()).items():
                 try:
                     await publish(groups, text)
@@ -122,6 +127,22 @@ class Announcer:
                     logger.exception("Could not push PRESENCE_DIFF to %d group(s)", len(groups))
                 else:
                     self.frames_sent += 1
+
+
+async def _to_current_state(pending: dict[str, _Pending]) -> None:
+    """Set each user's state to the backend's now, when it can be read.
+
+    Transitions of one user can be seen by several processes (a connect here, the sweep there),
+    whose windows close at different times; a frame saying what is true when it is sent keeps a
+    later frame from being overtaken by an older state.
+    """
+    try:
+        online = await get_backend().online_among(list(pending))
+    except Exception as exc:
+        logger.warning("Presence state could not be read at flush; sending as seen: %r", exc)
+        return
+    for user_id, entry in pending.items():
+        entry.online = user_id in online
 
 
 def _frames(pending: Any) -> dict[str, list[str]]:

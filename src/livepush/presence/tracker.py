@@ -24,6 +24,7 @@ __all__ = ["Tracker", "get_tracker"]
 
 logger = logging.getLogger("livepush.presence")
 
+
 class Tracker:
     """Refreshes this process's connections and sweeps expired users, in one event loop."""
 
