@@ -174,6 +174,8 @@ CASES = [
         ["livepush.E025"],
         id="E025",
     ),
+    pytest.param({"PRESENCE_WINDOW": -0.25}, {}, ["livepush.E032"], id="E032"),
+    pytest.param({"PRESENCE_WINDOW": 0}, {}, [], id="E032-zero-is-fine"),
     pytest.param({}, {"DEBUG": False}, ["livepush.W001"], id="W001"),
     pytest.param(
         {},

@@ -1,8 +1,12 @@
-"""Presence through the consumer, in process: memory backend, WebsocketCommunicator."""
+"""Presence through the consumer, in process: memory backend, WebsocketCommunicator.
+
+The window is a minute here, so nothing is pushed until a test flushes the tracker (which runs in
+the test's own event loop).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -34,7 +38,13 @@ def audience_of_friends(user: Any) -> list[Any]:
 @pytest.fixture(autouse=True)
 def presence_on() -> Iterator[None]:
     config = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    live = {**settings.LIVEPUSH, "PRESENCE": True, "PRESENCE_GRACE": 0, "PRESENCE_TTL": 30}
+    live = {
+        **settings.LIVEPUSH,
+        "PRESENCE": True,
+        "PRESENCE_GRACE": 0,
+        "PRESENCE_TTL": 30,
+        "PRESENCE_WINDOW": 60,
+    }
     backends.reset()
     with override_settings(CHANNEL_LAYERS=config, LIVEPUSH=live):
         yield
@@ -50,6 +60,15 @@ async def connect(user: Any) -> WebsocketCommunicator:
     )
     assert (await communicator.connect(timeout=WAIT))[0]
     return communicator
+
+
+def diff(joins: Sequence[Any] = (), leaves: Sequence[Any] = ()) -> dict[str, Any]:
+    return {"type": "PRESENCE_DIFF", "data": {"joins": list(joins), "leaves": list(leaves)}}
+
+
+async def flush() -> None:
+    """Push the presence transitions queued so far (the window is a minute here)."""
+    await presence.get_tracker().flush()
 
 
 async def frames_until(communicator: WebsocketCommunicator, type_: str) -> list[dict[str, Any]]:
@@ -78,24 +97,26 @@ async def test_connect_snapshot_events_and_signals(db_users):
             "type": "PRESENCE_SNAPSHOT",
             "data": {"user_ids": [alice.pk]},
         }
-        assert await a.receive_json_from(timeout=WAIT) == {
-            "type": "USER_PRESENCE_CONNECTED",
-            "data": {"user_id": alice.pk},
-        }
+        # The signal is sent at once; the push waits for the window.
+        assert seen == [("online", alice.pk)]
+        assert await a.receive_nothing(timeout=0.05)
+        await flush()
+        assert await a.receive_json_from(timeout=WAIT) == diff(joins=[alice.pk])
 
         b = await connect(bob)
         assert (await frames_until(b, "PRESENCE_SNAPSHOT"))[-1]["data"]["user_ids"] == [
             alice.pk,
             bob.pk,
         ]
-        assert (await frames_until(a, "USER_PRESENCE_CONNECTED"))[-1]["data"] == {"user_id": bob.pk}
+        await flush()
+        assert await a.receive_json_from(timeout=WAIT) == diff(joins=[bob.pk])
+        assert await b.receive_json_from(timeout=WAIT) == diff(joins=[bob.pk])
         assert await presence.aconnection_count(bob.pk) == 1
         assert await presence.ais_online(bob.pk)
 
         await b.disconnect(timeout=WAIT)
-        assert (await frames_until(a, "USER_PRESENCE_DISCONNECTED"))[-1]["data"] == {
-            "user_id": bob.pk
-        }
+        await flush()
+        assert await a.receive_json_from(timeout=WAIT) == diff(leaves=[bob.pk])
         assert not await presence.ais_online(bob.pk)
         assert await presence.aonline_user_ids() == [alice.pk]
         await a.disconnect(timeout=WAIT)
@@ -123,16 +144,15 @@ async def test_presence_audience_setting_picks_who_is_told(db_users):
     ):
         b = await connect(bob)
         await frames_until(b, "PRESENCE_SNAPSHOT")
-        # Bob is told of himself (his user group is in his audience)...
-        assert (await frames_until(b, "USER_PRESENCE_CONNECTED"))[-1]["data"] == {"user_id": bob.pk}
         a = await connect(alice)
-        # Alice's event goes to alice herself (user group) and "friends", not to broadcast.
         await frames_until(a, "PRESENCE_SNAPSHOT")
-        assert (await frames_until(a, "USER_PRESENCE_CONNECTED"))[-1]["data"] == {
-            "user_id": alice.pk
-        }
+        await flush()
+        # One window, one frame per group: each is told of themselves (their user group is in
+        # their audience), not of the other, whose audience is themselves and "friends".
+        assert await b.receive_json_from(timeout=WAIT) == diff(joins=[bob.pk])
+        assert await a.receive_json_from(timeout=WAIT) == diff(joins=[alice.pk])
         await a.disconnect(timeout=WAIT)
-        # ...but not of alice, whose audience is herself and "friends".
+        await flush()
         assert await b.receive_nothing(timeout=0.3)
         await b.disconnect(timeout=WAIT)
 
@@ -153,9 +173,9 @@ async def test_a_sync_audience_may_use_the_orm(db_users):
         b = await connect(bob)
         await frames_until(b, "PRESENCE_SNAPSHOT")
         a = await connect(alice)
+        await frames_until(a, "PRESENCE_SNAPSHOT")  # her arrival is queued by then
+        await flush()
         # Bob is in alice's audience (everyone but her), computed with a query.
-        assert (await frames_until(b, "USER_PRESENCE_CONNECTED"))[-1]["data"] == {
-            "user_id": alice.pk
-        }
+        assert await b.receive_json_from(timeout=WAIT) == diff(joins=[alice.pk])
         await a.disconnect(timeout=WAIT)
         await b.disconnect(timeout=WAIT)

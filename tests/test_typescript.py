@@ -194,6 +194,7 @@ def test_generate_writes_enum_interfaces_and_message_map() -> None:
         '  PhotoUploaded = "PHOTO_UPLOADED",\n'
         '  Ping = "PING",\n'
         '  Pong = "PONG",\n'
+        '  PresenceDiff = "PRESENCE_DIFF",\n'
         '  PresenceSnapshot = "PRESENCE_SNAPSHOT",\n'
         '  RefreshToken = "REFRESH_TOKEN",\n'
         '  UserPresenceConnected = "USER_PRESENCE_CONNECTED",\n'
@@ -212,20 +213,24 @@ def test_generate_writes_enum_interfaces_and_message_map() -> None:
         "export interface Plain {\n"
         '  count: number;\n  tag?: string;\n  "odd-key": boolean;\n}\n'
         "\n"
+        "export interface PresenceDiffPayload {\n"
+        "  joins: (number | string)[];\n  leaves: (number | string)[];\n}\n"
+        "\n"
         "export interface PresenceSnapshotPayload {\n  user_ids: (number | string)[];\n}\n"
         "\n"
         "export interface UserPresencePayload {\n  user_id: number | string;\n}\n"
     )
     assert files["websocket-messages.ts"] == HEADER + (
         "\n"
-        "import type { Address, ErrorPayload, Person, Plain, PresenceSnapshotPayload, "
-        'UserPresencePayload } from "./websocket-interfaces.js";\n'
+        "import type { Address, ErrorPayload, Person, Plain, PresenceDiffPayload, "
+        'PresenceSnapshotPayload, UserPresencePayload } from "./websocket-interfaces.js";\n'
         "\n"
         "/** The payload type of each message type a client receives, for LivePush<M>. */\n"
         "export type WebSocketMessages = {\n"
         "  ERROR: ErrorPayload;\n"
         "  PERSON_SAVED: Person;\n"
         "  PHOTO_UPLOADED: unknown;\n"
+        "  PRESENCE_DIFF: PresenceDiffPayload;\n"
         "  PRESENCE_SNAPSHOT: PresenceSnapshotPayload;\n"
         "  USER_PRESENCE_CONNECTED: UserPresencePayload;\n"
         "  USER_PRESENCE_DISCONNECTED: UserPresencePayload;\n"

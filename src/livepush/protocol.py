@@ -26,10 +26,12 @@ __all__ = [
     "CloseCode",
     "ErrorCode",
     "ErrorPayload",
+    "PresenceDiffPayload",
     "PresenceSnapshotPayload",
     "ProtocolType",
     "RefreshTokenPayload",
     "UserPresencePayload",
+    "encode_presence_diff",
     "encode_snapshot",
     "error_frame",
 ]
@@ -54,10 +56,13 @@ class ProtocolType(str, enum.Enum):
     ERROR = "ERROR"
     #: The users online when a connection opened, sent before any other push.
     PRESENCE_SNAPSHOT = "PRESENCE_SNAPSHOT"
-    #: A user came online (presence).
+    #: A user came online (presence). The server sends ``PRESENCE_DIFF`` instead; the browser
+    #: client calls this type's handlers once per user a diff says joined.
     USER_PRESENCE_CONNECTED = "USER_PRESENCE_CONNECTED"
-    #: A user's last connection went (presence).
+    #: A user's last connection went (presence). Like ``USER_PRESENCE_CONNECTED``, for leaves.
     USER_PRESENCE_DISCONNECTED = "USER_PRESENCE_DISCONNECTED"
+    #: The users who came online and went offline during one ``PRESENCE_WINDOW`` (presence).
+    PRESENCE_DIFF = "PRESENCE_DIFF"
     # Token lifetime (issue 9) ------------------------------------------------------------
     #: Client to server only: a fresh token for the open connection, sent before the current
     #: one expires; the connection then closes with ``4003`` at the new token's expiry instead.
@@ -91,6 +96,18 @@ class UserPresencePayload(TypedDict):
     user_id: int | str
 
 
+class PresenceDiffPayload(TypedDict):
+    """The ``data`` of a ``PRESENCE_DIFF`` frame: the last state of each user in its window.
+
+    A user is in at most one of the two lists.
+    """
+
+    #: Users now online (ints for numeric primary keys, strings otherwise).
+    joins: list[int | str]
+    #: Users now offline.
+    leaves: list[int | str]
+
+
 # Token lifetime (issue 9) ----------------------------------------------------------------
 class RefreshTokenPayload(TypedDict):
     """The ``data`` of a client's ``REFRESH_TOKEN`` frame."""
@@ -109,12 +126,13 @@ PAYLOAD_SCHEMAS: Final[Mapping[ProtocolType, type]] = {
     ProtocolType.PRESENCE_SNAPSHOT: PresenceSnapshotPayload,
     ProtocolType.USER_PRESENCE_CONNECTED: UserPresencePayload,
     ProtocolType.USER_PRESENCE_DISCONNECTED: UserPresencePayload,
-    ProtocolType.REFRESH_TOKEN: RefreshTokenPayload,  # token lifetime (issue 9)
+    ProtocolType.PRESENCE_DIFF: PresenceDiffPayload,
+    ProtocolType.REFRESH_TOKEN: RefreshTokenPayload,
 }
 
 #: The types only the server's own code sends, and the client-only ``REFRESH_TOKEN``; the push
-#: helpers refuse them. The presence events
-#: are pushed like application messages (through the registry and its schema checks).
+#: helpers refuse them. The per-user presence events may still be pushed like application
+#: messages (through the registry and its checks).
 SERVER_ONLY_TYPES: Final[frozenset[str]] = frozenset(
     t.value
     for t in (
@@ -122,6 +140,7 @@ SERVER_ONLY_TYPES: Final[frozenset[str]] = frozenset(
         ProtocolType.PONG,
         ProtocolType.ERROR,
         ProtocolType.PRESENCE_SNAPSHOT,
+        ProtocolType.PRESENCE_DIFF,
         ProtocolType.REFRESH_TOKEN,  # token lifetime (issue 9): client to server only
     )
 )
@@ -194,6 +213,17 @@ PONG_FRAME: Final = _frame(ProtocolType.PONG)
 def encode_snapshot(user_ids: list[object]) -> str:
     """Encode a ``PRESENCE_SNAPSHOT`` frame: ``{"type": ..., "data": {"user_ids": [...]}}``."""
     return _frame(ProtocolType.PRESENCE_SNAPSHOT, {"user_ids": user_ids})
+
+
+def encode_presence_diff(
+    joins: list[object], leaves: list[object], *, cls: type[json.JSONEncoder] | None = None
+) -> str:
+    """Encode a ``PRESENCE_DIFF`` frame: ``{"type": ..., "data": {"joins": [...], "leaves": ...}}``.
+
+    ``cls`` encodes ids plain JSON cannot (``LIVEPUSH["JSON_ENCODER"]`` for UUID keys).
+    """
+    frame = {"type": ProtocolType.PRESENCE_DIFF.value, "data": {"joins": joins, "leaves": leaves}}
+    return json.dumps(frame, cls=cls, separators=(",", ":"))
 
 
 def error_frame(code: ErrorCode, detail: str) -> str:

@@ -2,33 +2,27 @@
 
 One :class:`Tracker` per event loop (:func:`get_tracker`). It refreshes the entries of the
 connections it holds every ``PRESENCE_TTL / 3`` seconds and sweeps expired users every
-``PRESENCE_SWEEP_INTERVAL`` seconds; each transition it sees is pushed to the presence audience
-and sent as a signal.
+``PRESENCE_SWEEP_INTERVAL`` seconds; each transition it sees goes to its
+:class:`~livepush.presence.announcer.Announcer`, which sends the signal at once and pushes the
+transitions of each ``PRESENCE_WINDOW`` as one ``PRESENCE_DIFF`` frame per audience group.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import weakref
 from typing import Any
 
 from livepush._loops import Loops
-from livepush._publish import publish
 from livepush.conf import livepush_settings
+from livepush.presence.announcer import Announcer
 from livepush.presence.backends import SWEEP_BATCH, get_backend
-from livepush.presence.ids import user_id_from_key, user_id_key
-from livepush.presence.signals import user_offline, user_online
-from livepush.protocol import ProtocolType
-from livepush.push import audience_groups, encode_message
+from livepush.presence.ids import user_id_key
 
 __all__ = ["Tracker", "get_tracker"]
 
 logger = logging.getLogger("livepush.presence")
-
-CONNECTED = ProtocolType.USER_PRESENCE_CONNECTED
-DISCONNECTED = ProtocolType.USER_PRESENCE_DISCONNECTED
 
 
 class Tracker:
@@ -36,6 +30,8 @@ class Tracker:
 
     def __init__(self) -> None:
         self.connections: dict[str, str] = {}  # conn_id -> user id as stored
+        #: Sends the signals and pushes the ``PRESENCE_DIFF`` frames.
+        self.announcer = Announcer(sender=Tracker)
         self._loops = Loops()
 
     def _ensure_running(self) -> None:
@@ -50,6 +46,10 @@ class Tracker:
         """Cancel the refresh and sweep loops (they start again with the next connection)."""
         self._loops.stop()
 
+    async def flush(self) -> None:
+        """Push the transitions queued for the current window now."""
+        await self.announcer.flush()
+
     async def connect(self, user: Any, conn_id: str) -> None:
         """Record ``user``'s connection ``conn_id``; announce the user if they came online.
 
@@ -62,7 +62,7 @@ class Tracker:
         # Only a recorded connection is refreshed: one whose connect failed must not come back.
         self.connections[conn_id] = user_id
         if came_online:
-            await _announce(CONNECTED, user_id, user)
+            await self.announcer.announce(True, user_id, user)
 
     async def disconnect(self, user: Any, conn_id: str) -> None:
         """Forget connection ``conn_id``; announce the user if they went offline now."""
@@ -70,7 +70,7 @@ class Tracker:
         if user_id is None:
             return
         if await get_backend().disconnect(user_id, conn_id):
-            await _announce(DISCONNECTED, user_id, user)
+            await self.announcer.announce(False, user_id, user)
 
     async def _refresh_loop(self) -> None:
         while True:
@@ -89,7 +89,7 @@ class Tracker:
                 # notices its lost channel-layer groups on its own.)
                 logger.warning("Presence entries were lost (Redis restart or flush); restoring")
             for user_id in dict.fromkeys(recreated):
-                await _announce(CONNECTED, user_id, None)
+                await self.announcer.announce(True, user_id, None)
 
     async def _sweep_loop(self) -> None:
         while True:
@@ -99,7 +99,9 @@ class Tracker:
             except Exception as exc:
                 logger.warning("Presence sweep failed: %r", exc)
                 continue
-            await asyncio.gather(*(_announce(DISCONNECTED, user_id, None) for user_id in offline))
+            await asyncio.gather(
+                *(self.announcer.announce(False, user_id, None) for user_id in offline)
+            )
 
     async def sweep_all(self) -> list[str]:
         """Sweep until nothing is due (a sweep handles at most ``SWEEP_BATCH`` users)."""
@@ -124,60 +126,3 @@ def get_tracker() -> Tracker:
     if tracker is None:
         tracker = _trackers[loop] = Tracker()
     return tracker
-
-
-# Announcements ----------------------------------------------------------------------------------
-
-
-async def _announce(event: ProtocolType, user_id: str, user: Any) -> None:
-    """Push a presence event to its audience and send the matching signal; never raises."""
-    try:
-        value = user_id_from_key(user_id)
-    except Exception:
-        logger.exception("Presence entry %r is not a user id; %s not sent", user_id, event)
-        return
-    try:
-        groups = await _audience_groups(user_id, user)
-        if groups:
-            await publish(groups, encode_message(event, {"user_id": value}))
-    except Exception:
-        logger.exception("Could not push %s for user %s", event, user_id)
-    signal, name = (
-        (user_online, "user_online") if event is CONNECTED else (user_offline, "user_offline")
-    )
-    try:
-        await signal.asend(sender=Tracker, user_id=value)
-    except Exception:
-        logger.exception("A %s receiver failed", name)
-
-
-async def _audience_groups(user_id: str, user: Any) -> list[str]:
-    audience = livepush_settings.PRESENCE_AUDIENCE
-    if audience is None:
-        return [livepush_settings.broadcast_group]
-    func = livepush_settings.import_setting("PRESENCE_AUDIENCE")
-    if user is None:
-        user = await _load_user(user_id)
-        if user is None:
-            return [livepush_settings.broadcast_group]
-    if asyncio.iscoroutinefunction(func):
-        result = await func(user)
-    else:
-        # A sync audience may use the ORM (friends, album members): run it in a thread.
-        from channels.db import database_sync_to_async
-
-        result = await database_sync_to_async(func)(user)
-    return audience_groups(result)
-
-
-async def _load_user(user_id: str) -> Any:
-    from channels.db import database_sync_to_async
-    from django.contrib.auth import get_user_model
-
-    def load() -> Any:
-        model = get_user_model()
-        return model._default_manager.filter(pk=user_id).first()
-
-    with contextlib.suppress(Exception):
-        return await database_sync_to_async(load)()
-    return None

@@ -38,6 +38,10 @@ class PresenceBackend:
         """The users with a live entry (or in their grace period)."""
         raise NotImplementedError
 
+    async def online_among(self, user_ids: list[str]) -> set[str]:
+        """Which of ``user_ids`` are online (as :meth:`online_user_ids` counts them)."""
+        return set(user_ids) & set(await self.online_user_ids())
+
     async def is_online(self, user_id: str) -> bool:
         """Whether ``user_id`` has a live entry (or is in their grace period)."""
         return user_id in await self.online_user_ids()

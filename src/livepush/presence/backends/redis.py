@@ -178,6 +178,15 @@ class RedisPresence(PresenceBackend):
         users = await self.client.zrangebyscore(self.users_key, f"({now}", "+inf")
         return [_text(u) for u in users]
 
+    async def online_among(self, user_ids: list[str]) -> set[str]:
+        now = await self._now_ms()
+        scores = await self.client.zmscore(self.users_key, user_ids)
+        return {
+            u
+            for u, score in zip(user_ids, scores, strict=True)
+            if score is not None and score > now
+        }
+
     async def is_online(self, user_id: str) -> bool:
         score = await self.client.zscore(self.users_key, user_id)
         return score is not None and score > await self._now_ms()

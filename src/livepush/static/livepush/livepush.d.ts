@@ -76,6 +76,17 @@ export interface StatusInfo {
 
 export type Handler<T = unknown> = (data: T, type: string) => void;
 
+/**
+ * The data of a PRESENCE_DIFF frame: the users who came online and went offline during one
+ * presence window on the server (each user in at most one list). The client also calls the
+ * USER_PRESENCE_DISCONNECTED handlers once per leave, then USER_PRESENCE_CONNECTED once per join,
+ * with `{ user_id }`.
+ */
+export interface PresenceDiff {
+  joins: (number | string)[];
+  leaves: (number | string)[];
+}
+
 /** Close codes the server uses (docs/reference/protocol.md). */
 export declare const CloseCode: {
   readonly NORMAL: 1000;
@@ -97,9 +108,17 @@ export declare class LivePush<M extends Record<string, unknown> = Record<string,
   close(code?: number, reason?: string): void;
   /** Send now when open, else queue. */
   send<K extends keyof M & string>(type: K, data?: M[K]): void;
+  /**
+   * A handler for one message type. A PRESENCE_DIFF frame calls the PRESENCE_DIFF handlers with
+   * its data, then the USER_PRESENCE_DISCONNECTED and USER_PRESENCE_CONNECTED handlers once per
+   * user (see PresenceDiff).
+   */
   bind<K extends keyof M & string>(type: K, handler: Handler<M[K]>): void;
   unbind<K extends keyof M & string>(type: K, handler: Handler<M[K]>): void;
-  /** A handler for every message type. */
+  /**
+   * A handler for every message type. For a PRESENCE_DIFF frame it is called once per user with
+   * the USER_PRESENCE_DISCONNECTED / USER_PRESENCE_CONNECTED events, not with the diff itself.
+   */
   bindAll(handler: Handler): void;
   unbindAll(handler: Handler): void;
   readonly status: Status;

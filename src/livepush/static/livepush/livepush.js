@@ -260,13 +260,37 @@ export class LivePush {
       return;
     }
     if (frame.type === "ERROR" && frame.data?.code === "token_refused") this._refreshRefused(frame.data);
-    const typed = this._handlers.get(frame.type) ?? [];
-    for (const handler of [...typed, ...this._allHandlers]) {
+    if (frame.type === "PRESENCE_DIFF") {
+      this._presenceDiff(frame.data);
+      return;
+    }
+    this._dispatch(frame.type, frame.data, true);
+  }
+
+  _dispatch(type, data, all) {
+    const typed = this._handlers.get(type) ?? [];
+    for (const handler of all ? [...typed, ...this._allHandlers] : [...typed]) {
       try {
-        handler(frame.data, frame.type);
+        handler(data, type);
       } catch (error) {
-        report(`a handler for ${frame.type} threw`, error);
+        report(`a handler for ${type} threw`, error);
       }
+    }
+  }
+
+  /**
+   * A PRESENCE_DIFF (one window of presence changes) goes to its own handlers, then is expanded
+   * into one USER_PRESENCE_DISCONNECTED per leave and one USER_PRESENCE_CONNECTED per join, in
+   * that order, for the typed and bindAll handlers: what the server sent one by one before.
+   */
+  _presenceDiff(data) {
+    this._dispatch("PRESENCE_DIFF", data, false);
+    const { joins, leaves } = data ?? {};
+    for (const user_id of Array.isArray(leaves) ? leaves : []) {
+      this._dispatch("USER_PRESENCE_DISCONNECTED", { user_id }, true);
+    }
+    for (const user_id of Array.isArray(joins) ? joins : []) {
+      this._dispatch("USER_PRESENCE_CONNECTED", { user_id }, true);
     }
   }
 
