@@ -22,6 +22,8 @@ import uuid
 import weakref
 from typing import Any, Protocol
 
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from livepush._loops import Loops
 from livepush.protocol import PUSH_EVENT_TYPE
 
@@ -181,10 +183,11 @@ class Fanout:
                 await self._start()
 
     async def _start(self) -> None:
-        if self.channel is None:
-            # The default prefix matters: channels-redis receives every process-local channel
-            # of one prefix through one Redis key, and a second prefix would starve.
-            self.channel = await self.layer.new_channel()
+        # A new channel each time: RedisPubSubChannelLayer forgets a channel whose receive was
+        # cancelled (the last connection left), and refuses group_add for it. The default
+        # prefix matters: channels-redis receives every process-local channel of one prefix
+        # through one Redis key, and a second prefix would starve.
+        self.channel = await self.layer.new_channel()
         await self.layer.group_add(self._probe_group, self.channel)
         self._loops.start(
             {
@@ -200,6 +203,11 @@ class Fanout:
                 message = await self.layer.receive(self.channel)
             except asyncio.CancelledError:
                 raise
+            except RedisTimeoutError:
+                # Idle, not failed: channels-redis's 5 s blocking pop outlasted redis-py 8's 5 s
+                # socket timeout (the seed's tuple-host configuration, channels_redis#422). Nothing
+                # was popped, so nothing is lost: receive again.
+                continue
             except Exception as exc:
                 # Redis went away: keep trying, and join every group again once it is back.
                 if not failed:

@@ -236,7 +236,8 @@ def _check_channel_layers(bad: set[str]) -> list[CheckMessage]:
                 Warning(
                     f"CHANNEL_LAYERS[{alias!r}] uses channels_redis with redis-py 8, whose 5 s "
                     "socket timeout kills idle receive loops (redis.exceptions.TimeoutError, "
-                    "django/channels_redis#422): idle WebSocket connections stop getting pushes.",
+                    "django/channels_redis#422) of your other Channels consumers, and whose pool "
+                    "raises MaxConnectionsError past 100 concurrent Redis calls in a process.",
                     hint="Use CHANNEL_LAYERS = {'default': livepush.layers.redis_channel_layer("
                     "hosts)}, or set 'BACKEND': 'livepush.layers.RedisChannelLayer'.",
                     id="livepush.W002",

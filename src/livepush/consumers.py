@@ -10,17 +10,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 
 from livepush import presence
 from livepush._db import close_old_connections
 from livepush._expiry import TokenExpiry
 from livepush._fanout import Fanout, get_fanout
+from livepush._listen import listen, resilient_receive
 from livepush._sender import Sender
 from livepush._shutdown import register_connection, unregister_connection
 from livepush.auth import AuthError
@@ -79,6 +82,10 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     heartbeat_interval: ClassVar[float | None] = None
     #: Seconds to wait for the ``PONG``; ``None`` reads ``LIVEPUSH["HEARTBEAT_TIMEOUT"]``.
     heartbeat_timeout: ClassVar[float | None] = None
+    #: Also receive Channels messages sent to the connection's own channel (``channel_name``,
+    #: for ``channel_layer.group_add(group, self.channel_name)`` and handler methods). Off:
+    #: pushes reach connections through their groups and the process's fan-out.
+    channel_messages: ClassVar[bool] = False
 
     user: Any = None
 
@@ -136,9 +143,23 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     # Protocol handlers ----------------------------------------------------------------------
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # Channels' AsyncConsumer.__call__, but the connection's own channel is listened to only
+        # with channel_messages (see livepush._listen).
+        self.scope = scope
+        self.base_send = send
         self.sender = Sender(send)
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        channel_receive = None
         try:
-            await super().__call__(scope, receive, send)
+            if self.channel_messages and self.channel_layer is not None:
+                self.channel_name = await self.channel_layer.new_channel()
+                channel_receive = resilient_receive(self.channel_layer, self.channel_name)
+            else:
+                # Unique across processes: presence counts connections by it.
+                self.channel_name = f"livepush.{uuid.uuid4().hex}"
+            await listen(receive, self.dispatch, channel_receive)
+        except StopConsumer:
+            pass
         finally:
             # The one place a connection's tasks end, however it ended: none outlives it.
             self.sender.close()

@@ -3,7 +3,8 @@
 The live tests steer the server processes through environment variables:
 LIVEPUSH_TEST_DB (SQLite file), LIVEPUSH_TEST_REDIS_URL (use Redis through
 livepush.layers.redis_channel_layer), LIVEPUSH_TEST_HEARTBEAT ("interval,timeout" seconds),
-LIVEPUSH_TEST_PRESENCE ("ttl,grace,sweep" seconds; presence is off without it).
+LIVEPUSH_TEST_PRESENCE ("ttl,grace,sweep" seconds; presence is off without it),
+LIVEPUSH_TEST_LAYER ("seed" or "pubsub": another Redis layer configuration).
 """
 
 from __future__ import annotations
@@ -53,6 +54,23 @@ if _redis_url:
     # The seed's (host, port) tuple form, made safe by the helper (channels_redis#422).
     _host, _, _port = _redis_url.removeprefix("redis://").partition(":")
     CHANNEL_LAYERS = {"default": redis_channel_layer([(_host, int(_port))])}
+    # LIVEPUSH_TEST_LAYER picks another configuration users have: "seed" is the seed system's
+    # plain channels-redis layer with tuple hosts, "pubsub" channels-redis's pub/sub layer.
+    _layer = os.environ.get("LIVEPUSH_TEST_LAYER")
+    if _layer == "seed":
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {"hosts": [(_host, int(_port))]},
+            }
+        }
+    elif _layer == "pubsub":
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "CONFIG": {"hosts": [(_host, int(_port))]},
+            }
+        }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
