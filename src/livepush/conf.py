@@ -216,6 +216,8 @@ def _known_algorithms(check_id: str, hint: str) -> Rule:
 
 
 _NUMBER: Final = (int, float)
+_LIM: Final = "Limits (see livepush._limits) are positive; None turns one off where accepted."
+_CAP: Final = _positive("livepush.E031", "connections", "Set None for no cap.")
 _HEARTBEAT_POSITIVE: Final = _positive(
     "livepush.E004",
     "seconds",
@@ -330,6 +332,11 @@ SETTINGS: Final[dict[str, Setting]] = {
     ),
     "PRESENCE_REDIS_URL": Setting(None, (str, None)),
     "PRESENCE_PREFIX": Setting("livepush:presence", (str,)),
+    "INBOUND_RATE": Setting(20.0, (*_NUMBER, None), (_positive("livepush.E028", "frames", _LIM),)),
+    "INBOUND_BURST": Setting(60, (int,), (_positive("livepush.E029", "frames", _LIM),)),
+    "MAX_BACKLOG_FRAMES": Setting(1000, (int, None), (_positive("livepush.E030", "frames", _LIM),)),
+    "MAX_BACKLOG_BYTES": Setting(2**24, (int, None), (_positive("livepush.E030", "bytes", _LIM),)),
+    "MAX_CONNECTIONS_PER_USER": Setting(None, (int, None), (_CAP,)),
 }
 
 #: Every key ``LIVEPUSH`` accepts, with its default (from :data:`SETTINGS`).

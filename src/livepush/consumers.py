@@ -18,6 +18,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from livepush import presence
 from livepush._fanout import Fanout, get_fanout
+from livepush._limits import RATE_LIMITED_DETAIL, TokenBucket, Verdict, connection_slots
 from livepush._sender import Sender
 from livepush.auth import AuthError
 from livepush.conf import livepush_settings
@@ -101,6 +102,10 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         )
         self._fanout: Fanout | None = None
         self._presence: presence.Tracker | None = None
+        # Limits (livepush._limits): the inbound rate, and the user this connection is counted
+        # for in connection_slots (None while not counted).
+        self._inbound = TokenBucket.from_settings()
+        self._counted_user: Any = None
 
     @property
     def channel_layer_alias(self) -> str:
@@ -129,12 +134,20 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     # Protocol handlers ----------------------------------------------------------------------
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        self.sender = Sender(send)
+        self.sender = Sender(
+            send,
+            max_frames=livepush_settings.MAX_BACKLOG_FRAMES,
+            max_bytes=livepush_settings.MAX_BACKLOG_BYTES,
+            on_overflow=self._backlog_overflow,
+        )
         try:
             await super().__call__(scope, receive, send)
         finally:
             # The one place a connection's tasks end, however it ended: none outlives it.
             self.sender.close()
+            if self._counted_user is not None:
+                connection_slots.release(self._counted_user)
+                self._counted_user = None
             await self.heartbeat.aclose()
 
     def livepush_deliver(self, text: str) -> None:
@@ -167,6 +180,10 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 logger.error("No channel layer %r: set CHANNEL_LAYERS.", self.channel_layer_alias)
                 await self._refuse(CloseCode.SERVER_ERROR)
                 return
+            if not connection_slots.take(user.pk):
+                await self._refuse(CloseCode.TOO_MANY_CONNECTIONS)
+                return
+            self._counted_user = user.pk
             self.user = user
             groups = [
                 livepush_settings.user_group(user.pk),
@@ -197,6 +214,11 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             # A refused connection is accepted only to be closed; frames a client sends before
             # the close lands reach no handler.
             return
+        if self._inbound is not None:
+            verdict = self._inbound.take()
+            if verdict is not Verdict.PASS:
+                await self._over_rate(verdict)
+                return
         text = message.get("text")
         if text is None:
             if self._too_big(message.get("bytes") or b""):
@@ -213,6 +235,9 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             content = json.loads(text)
         except ValueError as exc:
             await self.send_error(ErrorCode.MALFORMED_JSON, f"Frame is not valid JSON: {exc}")
+            return
+        except RecursionError:  # nested deeper than the decoder goes (found by test_limits.py)
+            await self.send_error(ErrorCode.MALFORMED_JSON, "Frame is nested too deeply.")
             return
         if not isinstance(content, dict) or not isinstance(content.get("type"), str):
             await self.send_error(
@@ -278,6 +303,27 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             except Exception:
                 logger.exception("%s.disconnect() failed", type(self).__qualname__)
         raise StopConsumer()
+
+    # Limits (livepush._limits, and the sender's backlog bound) -------------------------------
+
+    async def _over_rate(self, verdict: Verdict) -> None:
+        if verdict is Verdict.REFUSE:
+            await self.send_error(ErrorCode.RATE_LIMITED, RATE_LIMITED_DETAIL)
+        elif verdict is Verdict.CLOSE:
+            logger.warning(
+                "Closing the connection of user %r with 4008: it kept sending over INBOUND_RATE",
+                getattr(self.user, "pk", None),
+            )
+            await self.close(code=int(CloseCode.RATE_LIMITED))
+
+    async def _backlog_overflow(self) -> None:
+        # Called by the sender, which has dropped the backlog already.
+        logger.warning(
+            "Closing the connection of user %r with 4010: it is not reading its pushes and its "
+            "backlog passed MAX_BACKLOG_FRAMES or MAX_BACKLOG_BYTES",
+            getattr(self.user, "pk", None),
+        )
+        await self.close(code=int(CloseCode.BACKLOG_OVERFLOW))
 
     # Helpers --------------------------------------------------------------------------------
 

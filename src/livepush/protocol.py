@@ -123,9 +123,17 @@ class CloseCode(enum.IntEnum):
     UNAUTHENTICATED = 4001
     #: No ``PONG`` within ``HEARTBEAT_TIMEOUT`` of a ``PING``.
     HEARTBEAT_TIMEOUT = 4002
+    #: The client kept sending frames over ``INBOUND_RATE`` after they were refused with
+    #: ``rate_limited`` (its bucket's debt passed ``INBOUND_BURST``).
+    RATE_LIMITED = 4008
     #: Frame larger than ``MAX_MESSAGE_SIZE`` caught by the application, because the server's
     #: own limit is higher (daphne does not let an application close with 1009).
     MESSAGE_TOO_BIG_APP = 4009
+    #: The client did not read its pushes: its backlog passed ``MAX_BACKLOG_FRAMES`` or
+    #: ``MAX_BACKLOG_BYTES`` and was dropped.
+    BACKLOG_OVERFLOW = 4010
+    #: The user already has ``MAX_CONNECTIONS_PER_USER`` connections to this server process.
+    TOO_MANY_CONNECTIONS = 4011
 
 
 class ErrorCode(str, enum.Enum):
@@ -145,6 +153,9 @@ class ErrorCode(str, enum.Enum):
     INVALID_PAYLOAD = "invalid_payload"
     #: The server failed while handling the frame (details are in the server log).
     HANDLER_ERROR = "handler_error"
+    #: The frame came over ``INBOUND_RATE`` and was not handled; keep on and the connection is
+    #: closed with 4008.
+    RATE_LIMITED = "rate_limited"
 
     def __str__(self) -> str:
         return str(self.value)

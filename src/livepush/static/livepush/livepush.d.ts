@@ -69,6 +69,9 @@ export declare const CloseCode: {
   readonly UNAUTHENTICATED: 4001;
   readonly HEARTBEAT_TIMEOUT: 4002;
   readonly MESSAGE_TOO_BIG_APP: 4009;
+  readonly RATE_LIMITED: 4008;
+  readonly BACKLOG_OVERFLOW: 4010;
+  readonly TOO_MANY_CONNECTIONS: 4011;
 };
 
 export declare class LivePush<M extends Record<string, unknown> = Record<string, unknown>> {

@@ -5,6 +5,7 @@
 export const CloseCode = Object.freeze({
   NORMAL: 1000, MESSAGE_TOO_BIG: 1009, SERVER_ERROR: 4000, UNAUTHENTICATED: 4001,
   HEARTBEAT_TIMEOUT: 4002, MESSAGE_TOO_BIG_APP: 4009,
+  RATE_LIMITED: 4008, BACKLOG_OVERFLOW: 4010, TOO_MANY_CONNECTIONS: 4011,
 });
 
 // The seed client's values (websocket-implementation-guide.md) and the server's heartbeat defaults.
