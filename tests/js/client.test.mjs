@@ -29,6 +29,7 @@ test("exports: named, default and the close codes of the protocol", () => {
   assert.deepEqual({ ...CloseCode }, {
     NORMAL: 1000, MESSAGE_TOO_BIG: 1009, SERVER_ERROR: 4000, UNAUTHENTICATED: 4001,
     HEARTBEAT_TIMEOUT: 4002, MESSAGE_TOO_BIG_APP: 4009,
+    RATE_LIMITED: 4008, BACKLOG_OVERFLOW: 4010, TOO_MANY_CONNECTIONS: 4011,
   });
 });
 
