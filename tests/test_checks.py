@@ -176,6 +176,11 @@ CASES = [
     ),
     pytest.param({"PRESENCE_WINDOW": -0.25}, {}, ["livepush.E032"], id="E032"),
     pytest.param({"PRESENCE_WINDOW": 0}, {}, [], id="E032-zero-is-fine"),
+    pytest.param({"INBOUND_RATE": 0}, {}, ["livepush.E028"], id="E028"),
+    pytest.param({"INBOUND_BURST": 0}, {}, ["livepush.E029"], id="E029"),
+    pytest.param({"MAX_BACKLOG_FRAMES": 0}, {}, ["livepush.E030"], id="E030-frames"),
+    pytest.param({"MAX_BACKLOG_BYTES": -1}, {}, ["livepush.E030"], id="E030-bytes"),
+    pytest.param({"MAX_CONNECTIONS_PER_USER": 0}, {}, ["livepush.E031"], id="E031"),
     pytest.param({}, {"DEBUG": False}, ["livepush.W001"], id="W001"),
     pytest.param(
         {},

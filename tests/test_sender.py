@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from livepush._sender import Sender
+from livepush._sender import Sender, overflow_count
 
 from .helpers import WAIT
 
@@ -109,6 +109,106 @@ async def test_close_cancels_the_send_in_progress_and_ignores_later_frames():
     await asyncio.sleep(0)
     assert socket.sent == []
     assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+
+
+# The backlog's bound ------------------------------------------------------------------------
+
+
+class Overflow:
+    """An ``on_overflow`` that records its calls, as the consumer's closes with 4010."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def __call__(self) -> None:
+        self.calls += 1
+
+
+async def test_a_backlog_within_its_bounds_is_sent_in_full_and_in_order():
+    socket = Socket()
+    overflow = Overflow()
+    sender = Sender(socket.send, max_frames=3, max_bytes=30, on_overflow=overflow)
+    socket.block()
+    for i in range(4):  # one in progress, three queued: at the bound, not past it
+        sender.deliver(f"frame {i}")
+    assert (sender.backlog, sender.backlog_bytes) == (3, 21)
+    socket.drain()
+    await settle(sender, socket, 4)
+    assert socket.sent == [f"frame {i}" for i in range(4)]
+    assert (sender.backlog_bytes, overflow.calls) == (0, 0)
+
+
+async def test_a_frame_past_the_frame_bound_drops_the_backlog_and_calls_on_overflow_once():
+    socket = Socket()
+    overflow = Overflow()
+    sender = Sender(socket.send, max_frames=2, on_overflow=overflow)
+    before = overflow_count()
+    socket.block()
+    for i in range(4):
+        sender.deliver(f"frame {i}")
+    assert (sender.backlog, sender.backlog_bytes, overflow.calls) == (0, 0, 1)
+    assert overflow_count() == before + 1
+    sender.deliver("later")  # ignored: the connection is being closed
+    socket.drain()
+    await asyncio.sleep(0)
+    assert socket.sent == []  # the send in progress was cancelled too
+    assert overflow.calls == 1
+    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+
+
+async def test_the_byte_bound_counts_the_queued_frames_text():
+    socket = Socket()
+    overflow = Overflow()
+    sender = Sender(socket.send, max_bytes=10, on_overflow=overflow)
+    socket.block()
+    sender.deliver("x" * 100)  # in progress: not in the backlog, not counted
+    sender.deliver("y" * 10)
+    assert (sender.backlog_bytes, overflow.calls) == (10, 0)
+    sender.deliver("z")
+    assert (sender.backlog, overflow.calls) == (0, 1)
+    sender.close()
+
+
+async def test_the_bound_applies_while_holding():
+    socket = Socket()
+    overflow = Overflow()
+    sender = Sender(socket.send, max_frames=1, on_overflow=overflow)
+    sender.hold()
+    sender.deliver("held")
+    sender.deliver("one too many")
+    assert overflow.calls == 1
+    sender.release()
+    await asyncio.sleep(0)
+    assert socket.sent == []
+
+
+async def test_an_on_overflow_that_waits_runs_in_a_task_that_close_cancels():
+    socket = Socket()
+    gate = asyncio.Event()
+
+    async def on_overflow() -> None:
+        await gate.wait()
+
+    sender = Sender(socket.send, max_frames=0, on_overflow=on_overflow)
+    sender.hold()
+    sender.deliver("over")
+    pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert len(pending) == 1
+    sender.close()
+    await asyncio.gather(*pending, return_exceptions=True)
+    assert pending[0].cancelled()
+
+
+async def test_without_bounds_the_backlog_grows_as_before():
+    socket = Socket()
+    sender = Sender(socket.send)
+    socket.block()
+    for i in range(5000):
+        sender.deliver(f"frame {i}")
+    assert sender.backlog == 4999
+    socket.drain()
+    await settle(sender, socket, 5000)
+    assert socket.sent[-1] == "frame 4999"
 
 
 async def _until(condition: Any) -> None:

@@ -10,6 +10,11 @@ that are per connection on the delivery path:
 - **slow clients**: an ASGI server completes a ``websocket.send`` at once unless the client is
   not reading (uvicorn then waits for the transport to drain). A send that waits continues in
   its own task and later frames queue behind it, so one slow client never holds up the others.
+  The queue (the backlog) has a bound in frames and in characters (the frames are ASCII JSON,
+  so characters are bytes): past it the sender drops the backlog, stops sending and calls its
+  ``on_overflow`` (the consumer closes the connection with 4010), so memory stays flat behind a
+  client that stopped reading. Frames are counted only when they queue: a send that completes
+  at once does no bookkeeping.
 
 Starting a send costs no task when it completes at once: :func:`start_send` runs the send
 coroutine's first step itself (``coroutine.send(None)``, the coroutine protocol of PEP 492) and,
@@ -23,15 +28,23 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import sys
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, TypeAlias
 
-__all__ = ["Sender", "start_send"]
+__all__ = ["Sender", "overflow_count", "start_send"]
 
 logger = logging.getLogger("livepush.sender")
 
 #: An ASGI ``send`` as servers provide it: an ``async def`` taking the message.
 Send: TypeAlias = Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
+
+_overflows = 0
+
+
+def overflow_count() -> int:
+    """How many senders of this process dropped their backlog for passing its bound."""
+    return _overflows
 
 
 def start_send(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
@@ -86,14 +99,41 @@ class Sender:
 
     Args:
         send: the connection's ASGI ``send`` (a consumer's ``base_send``).
+        max_frames: the most frames the backlog may hold; ``None``: no bound.
+        max_bytes: the most characters the backlog's frames may add up to; ``None``: no bound.
+        on_overflow: called (once) when the backlog passed a bound and was dropped; the
+            coroutine it returns is started at once, like a send (see :func:`start_send`).
     """
 
-    __slots__ = ("_backlog", "_closed", "_holding", "_send", "_sending")
+    __slots__ = (
+        "_backlog",
+        "_backlog_bytes",
+        "_closed",
+        "_closing",
+        "_holding",
+        "_max_bytes",
+        "_max_frames",
+        "_on_overflow",
+        "_send",
+        "_sending",
+    )
 
-    def __init__(self, send: Send) -> None:
+    def __init__(
+        self,
+        send: Send,
+        *,
+        max_frames: int | None = None,
+        max_bytes: int | None = None,
+        on_overflow: Callable[[], Coroutine[Any, Any, None]] | None = None,
+    ) -> None:
         self._send = send
         self._backlog: collections.deque[str] = collections.deque()
+        self._backlog_bytes = 0
+        self._max_frames = sys.maxsize if max_frames is None else max_frames
+        self._max_bytes = sys.maxsize if max_bytes is None else max_bytes
+        self._on_overflow = on_overflow
         self._sending: asyncio.Task[None] | None = None
+        self._closing: asyncio.Task[None] | None = None
         self._holding = False
         self._closed = False
 
@@ -102,15 +142,24 @@ class Sender:
         """Frames waiting behind a send in progress or a hold."""
         return len(self._backlog)
 
+    @property
+    def backlog_bytes(self) -> int:
+        """Characters (bytes, for ASCII JSON) of the frames waiting in the backlog."""
+        return self._backlog_bytes
+
     def deliver(self, text: str) -> None:
         """Send ``text`` after every frame delivered before it; never blocks, never raises.
 
-        After a send failed (the connection is going away), frames are dropped.
+        After a send failed (the connection is going away) or the backlog overflowed, frames are
+        dropped.
         """
         if self._closed:
             return
         if self._sending is not None or self._holding or self._backlog:
             self._backlog.append(text)
+            self._backlog_bytes += len(text)
+            if len(self._backlog) > self._max_frames or self._backlog_bytes > self._max_bytes:
+                self._overflow()
             return
         self._start(text)
 
@@ -126,10 +175,33 @@ class Sender:
     def close(self) -> None:
         """Drop the backlog and cancel a send in progress; later frames are ignored."""
         self._closed = True
-        self._backlog.clear()
+        self._clear()
         sending, self._sending = self._sending, None
         if sending is not None:
             sending.cancel()
+        closing, self._closing = self._closing, None
+        if closing is not None:
+            closing.cancel()
+
+    def _clear(self) -> None:
+        self._backlog.clear()
+        self._backlog_bytes = 0
+
+    def _overflow(self) -> None:
+        global _overflows
+        _overflows += 1
+        logger.debug(
+            "Dropping a backlog of %d push(es), %d bytes, past its bound",
+            len(self._backlog),
+            self._backlog_bytes,
+        )
+        on_overflow = self._on_overflow
+        self.close()
+        if on_overflow is not None:
+            try:
+                self._closing = start_send(on_overflow())
+            except Exception as exc:
+                logger.warning("Closing a connection whose backlog overflowed failed: %r", exc)
 
     def _start(self, text: str) -> None:
         try:
@@ -159,8 +231,11 @@ class Sender:
         logger.debug(
             "Dropping %d push(es) for a closing connection: %r", len(self._backlog) + 1, exc
         )
-        self._backlog.clear()
+        self._clear()
 
     def _drain(self) -> None:
-        while self._backlog and self._sending is None and not self._closed:
-            self._start(self._backlog.popleft())
+        backlog = self._backlog
+        while backlog and self._sending is None and not self._closed:
+            text = backlog.popleft()
+            self._backlog_bytes -= len(text)
+            self._start(text)

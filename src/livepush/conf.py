@@ -40,6 +40,8 @@ _NUMBER: Final = (int, float)
 _PRESENCE_WINDOW: Final = positive(
     "livepush.E032", "seconds", "0 pushes each presence change at once.", zero=True
 )
+_LIM: Final = "Limits (see livepush._limits) are positive; None turns one off where accepted."
+_CAP: Final = positive("livepush.E031", "connections", "Set None for no cap.")
 _HEARTBEAT_POSITIVE: Final = positive(
     "livepush.E004",
     "seconds",
@@ -160,6 +162,11 @@ SETTINGS: Final[dict[str, Setting]] = {
     "PRESENCE_REDIS_URL": Setting(None, (str, None)),
     "PRESENCE_PREFIX": Setting("livepush:presence", (str,)),
     "SHUTDOWN_GRACE": Setting(5.0, (int, float, None), (_SHUTDOWN_GRACE_RULE,)),
+    "INBOUND_RATE": Setting(20.0, (*_NUMBER, None), (positive("livepush.E028", "frames", _LIM),)),
+    "INBOUND_BURST": Setting(60, (int,), (positive("livepush.E029", "frames", _LIM),)),
+    "MAX_BACKLOG_FRAMES": Setting(1000, (int, None), (positive("livepush.E030", "frames", _LIM),)),
+    "MAX_BACKLOG_BYTES": Setting(2**24, (int, None), (positive("livepush.E030", "bytes", _LIM),)),
+    "MAX_CONNECTIONS_PER_USER": Setting(None, (int, None), (_CAP,)),
 }
 
 #: Every key ``LIVEPUSH`` accepts, with its default (from :data:`SETTINGS`).

@@ -8,7 +8,6 @@ and handle client messages with :func:`handles`; none of these need ``super()``.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -23,6 +22,8 @@ from livepush import presence
 from livepush._db import close_old_connections
 from livepush._expiry import TokenExpiry
 from livepush._fanout import Fanout, get_fanout
+from livepush._frames import FrameError, decode_frame
+from livepush._limits import RATE_LIMITED_DETAIL, TokenBucket, Verdict, connection_slots
 from livepush._listen import listen, resilient_receive
 from livepush._sender import Sender
 from livepush._shutdown import register_connection, unregister_connection
@@ -115,6 +116,10 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self._presence: presence.Tracker | None = None
         # Token lifetime (issue 9): closes with 4003 when the token expires, unless refreshed.
         self._token_expiry = TokenExpiry(self._close_with)
+        # Limits (livepush._limits): the inbound rate, and the user this connection is counted
+        # for in connection_slots (None while not counted).
+        self._inbound = TokenBucket.from_settings()
+        self._counted_user: Any = None
 
     @property
     def channel_layer_alias(self) -> str:
@@ -147,7 +152,12 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         # with channel_messages (see livepush._listen).
         self.scope = scope
         self.base_send = send
-        self.sender = Sender(send)
+        self.sender = Sender(
+            send,
+            max_frames=livepush_settings.MAX_BACKLOG_FRAMES,
+            max_bytes=livepush_settings.MAX_BACKLOG_BYTES,
+            on_overflow=self._backlog_overflow,
+        )
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
         channel_receive = None
         try:
@@ -163,6 +173,9 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         finally:
             # The one place a connection's tasks end, however it ended: none outlives it.
             self.sender.close()
+            if self._counted_user is not None:
+                connection_slots.release(self._counted_user)
+                self._counted_user = None
             await self.heartbeat.aclose()
             await self._token_expiry.aclose()
             unregister_connection(self)  # last: graceful shutdown waits for it
@@ -206,6 +219,10 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 logger.error("No channel layer %r: set CHANNEL_LAYERS.", self.channel_layer_alias)
                 await self._refuse(CloseCode.SERVER_ERROR)
                 return
+            if not connection_slots.take(user.pk):
+                await self._refuse(CloseCode.TOO_MANY_CONNECTIONS)
+                return
+            self._counted_user = user.pk
             self.user = user
             groups = [
                 livepush_settings.user_group(user.pk),
@@ -240,30 +257,18 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             # A refused connection is accepted only to be closed; frames a client sends before
             # the close lands reach no handler.
             return
-        text = message.get("text")
-        if text is None:
-            if self._too_big(message.get("bytes") or b""):
-                await self.close(code=int(CloseCode.MESSAGE_TOO_BIG_APP))
+        if self._inbound is not None:
+            verdict = self._inbound.take()
+            if verdict is not Verdict.PASS:
+                await self._over_rate(verdict)
                 return
-            await self.send_error(
-                ErrorCode.BINARY_NOT_SUPPORTED, "Binary frames are not supported; send JSON text."
-            )
-            return
-        if self._too_big(text):
-            await self.close(code=int(CloseCode.MESSAGE_TOO_BIG_APP))
-            return
-        try:
-            content = json.loads(text)
-        except ValueError as exc:
-            await self.send_error(ErrorCode.MALFORMED_JSON, f"Frame is not valid JSON: {exc}")
-            return
-        if not isinstance(content, dict) or not isinstance(content.get("type"), str):
-            await self.send_error(
-                ErrorCode.INVALID_FRAME,
-                'A frame must be a JSON object with a string "type", like {"type": "PING"}.',
-            )
-            return
-        await self.receive_frame(content)
+        frame = decode_frame(message, livepush_settings.max_message_size)
+        if isinstance(frame, CloseCode):
+            await self.close(code=int(frame))
+        elif isinstance(frame, FrameError):
+            await self.send_error(frame.code, frame.detail)
+        else:
+            await self.receive_frame(frame)
 
     async def receive_frame(self, content: dict[str, Any]) -> None:
         """Dispatch a decoded client frame through the registry to its handler."""
@@ -327,6 +332,27 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 logger.exception("%s.disconnect() failed", type(self).__qualname__)
         raise StopConsumer()
 
+    # Limits (livepush._limits, and the sender's backlog bound) -------------------------------
+
+    async def _over_rate(self, verdict: Verdict) -> None:
+        if verdict is Verdict.REFUSE:
+            await self.send_error(ErrorCode.RATE_LIMITED, RATE_LIMITED_DETAIL)
+        elif verdict is Verdict.CLOSE:
+            logger.warning(
+                "Closing the connection of user %r with 4008: it kept sending over INBOUND_RATE",
+                getattr(self.user, "pk", None),
+            )
+            await self.close(code=int(CloseCode.RATE_LIMITED))
+
+    async def _backlog_overflow(self) -> None:
+        # Called by the sender, which has dropped the backlog already.
+        logger.warning(
+            "Closing the connection of user %r with 4010: it is not reading its pushes and its "
+            "backlog passed MAX_BACKLOG_FRAMES or MAX_BACKLOG_BYTES",
+            getattr(self.user, "pk", None),
+        )
+        await self.close(code=int(CloseCode.BACKLOG_OVERFLOW))
+
     # Helpers --------------------------------------------------------------------------------
 
     async def _presence_connect(self, user: Any) -> None:
@@ -344,13 +370,6 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def send_error(self, code: ErrorCode, detail: str) -> None:
         """Send an ``ERROR`` frame; the connection stays open."""
         await self.send(text_data=error_frame(code, detail))
-
-    def _too_big(self, data: str | bytes) -> bool:
-        limit = livepush_settings.max_message_size
-        if len(data) > limit:
-            return True
-        # A str of n characters is n to 4n bytes of UTF-8; only encode when it matters.
-        return isinstance(data, str) and len(data) * 4 > limit and len(data.encode()) > limit
 
     def _subprotocol(self) -> str | None:
         return SUBPROTOCOL if SUBPROTOCOL in (self.scope.get("subprotocols") or ()) else None

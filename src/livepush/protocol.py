@@ -168,9 +168,17 @@ class CloseCode(enum.IntEnum):
     #: The connection's token expired (``exp`` plus ``JWT_LEEWAY``) and no ``REFRESH_TOKEN``
     #: replaced it in time (token lifetime, issue 9).
     TOKEN_EXPIRED = 4003
+    #: The client kept sending frames over ``INBOUND_RATE`` after they were refused with
+    #: ``rate_limited`` (its bucket's debt passed ``INBOUND_BURST``).
+    RATE_LIMITED = 4008
     #: Frame larger than ``MAX_MESSAGE_SIZE`` caught by the application, because the server's
     #: own limit is higher (daphne does not let an application close with 1009).
     MESSAGE_TOO_BIG_APP = 4009
+    #: The client did not read its pushes: its backlog passed ``MAX_BACKLOG_FRAMES`` or
+    #: ``MAX_BACKLOG_BYTES`` and was dropped.
+    BACKLOG_OVERFLOW = 4010
+    #: The user already has ``MAX_CONNECTIONS_PER_USER`` connections to this server process.
+    TOO_MANY_CONNECTIONS = 4011
     #: :attr:`SERVICE_RESTART` where the server lets the application close only with 1000 or
     #: 3000-4999 (daphne): the server is restarting, reconnect after a random delay.
     SERVICE_RESTART_APP = 4012
@@ -196,6 +204,9 @@ class ErrorCode(str, enum.Enum):
     #: A ``REFRESH_TOKEN`` whose token does not verify, or is for another user (token lifetime,
     #: issue 9). The connection stays open until its current token expires.
     TOKEN_REFUSED = "token_refused"
+    #: The frame came over ``INBOUND_RATE`` and was not handled; keep on and the connection is
+    #: closed with 4008.
+    RATE_LIMITED = "rate_limited"
 
     def __str__(self) -> str:
         return str(self.value)

@@ -98,6 +98,9 @@ export declare const CloseCode: {
   readonly MESSAGE_TOO_BIG_APP: 4009;
   readonly SERVICE_RESTART: 1012;
   readonly SERVICE_RESTART_APP: 4012;
+  readonly RATE_LIMITED: 4008;
+  readonly BACKLOG_OVERFLOW: 4010;
+  readonly TOO_MANY_CONNECTIONS: 4011;
 };
 
 export declare class LivePush<M extends Record<string, unknown> = Record<string, unknown>> {
