@@ -19,6 +19,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 
 from livepush import presence
+from livepush._admission import admission
 from livepush._db import close_old_connections
 from livepush._expiry import TokenExpiry
 from livepush._fanout import Fanout, get_fanout
@@ -184,6 +185,11 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
+        if message["type"] == "websocket.connect":
+            async with admission():  # first come, first accepted (livepush._admission)
+                await close_old_connections()
+                await handler(message)
+            return
         # As Channels does before every handled message, but one run for all the connections
         # waiting at once (a connect storm queues no hop per connection in the database thread).
         await close_old_connections()
