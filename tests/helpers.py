@@ -15,6 +15,8 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from livepush.protocol import PROCESSES_GROUP
+
 #: Upper bound for anything a test awaits; never a timing assertion.
 WAIT = 15.0
 #: :data:`WAIT` in milliseconds, for Playwright.
@@ -132,4 +134,39 @@ async def received(layer: Any, channel: str) -> list[dict[str, Any]]:
     return messages
 
 
-__all__ = ["ORIGIN", "ORIGIN_HEADERS", "WAIT", "WAIT_MS", "Client", "received", "ws_connect"]
+#: Channel -> the groups it joined with :func:`join_groups`.
+_member_groups: dict[str, frozenset[str]] = {}
+
+
+async def join_groups(layer: Any, *groups: str) -> str:
+    """A new channel that gets what a process's fan-out gets for a connection in ``groups``:
+    pushes to one of the groups, and pushes to several groups, which go to every process
+    (``PROCESSES_GROUP``). Read it with :func:`pushes_received`."""
+    channel: str = await layer.new_channel()
+    for group in (*groups, PROCESSES_GROUP):
+        await layer.group_add(group, channel)
+    _member_groups[channel] = frozenset(groups)
+    return channel
+
+
+async def pushes_received(layer: Any, channel: str) -> list[dict[str, Any]]:
+    """The push messages waiting on a :func:`join_groups` channel that are for its groups."""
+    groups = _member_groups[channel]
+    return [
+        message
+        for message in await received(layer, channel)
+        if message.get("group") in groups or groups & set(message.get("groups", ()))
+    ]
+
+
+__all__ = [
+    "ORIGIN",
+    "ORIGIN_HEADERS",
+    "WAIT",
+    "WAIT_MS",
+    "Client",
+    "join_groups",
+    "pushes_received",
+    "received",
+    "ws_connect",
+]

@@ -28,6 +28,7 @@ from livepush import (
 )
 from livepush.auth import JWTAuthMiddlewareStack
 from livepush.heartbeat import HeartbeatMixin
+from livepush.protocol import PROCESSES_GROUP
 from livepush.routing import websocket_application, websocket_urlpatterns
 from livepush.tokens import issue_access_token
 
@@ -230,8 +231,8 @@ def channels_in(layer: Any, group: str) -> set[str]:
 
 
 def app_groups(layer: Any) -> set[str]:
-    """The layer's groups but the fan-out's own probe group."""
-    return {g for g in layer.groups if not g.startswith("livepush.probe.")}
+    """The layer's groups but the fan-out's own: its probe, and the group of every process."""
+    return {g for g in layer.groups if not g.startswith("livepush.probe.")} - {PROCESSES_GROUP}
 
 
 async def test_connection_joins_user_broadcast_and_extra_groups(db_users, layer):

@@ -7,6 +7,7 @@ import asyncio
 from channels.layers import InMemoryChannelLayer
 
 from livepush._fanout import Fanout
+from livepush.protocol import PROCESSES_GROUP
 
 from .helpers import WAIT
 
@@ -120,3 +121,38 @@ async def test_lost_memberships_are_noticed_and_joined_again(caplog):
         assert await fanout.check_memberships() is True
     finally:
         await fanout.leave("user_1", member)
+
+
+async def test_a_push_to_several_groups_reaches_each_local_member_once():
+    layer = InMemoryChannelLayer()
+    fanout = Fanout(layer)
+    alice, bob, carol = Receiver(), Receiver(), Receiver()
+    await fanout.join("user_1", alice)
+    await fanout.join("team", alice)  # in two of the target groups
+    await fanout.join("user_2", bob)
+    await fanout.join("user_3", carol)  # in none of them
+    try:
+        # What livepush._publish sends for a push to several groups: one message to every
+        # process, naming the groups.
+        await layer.group_send(
+            PROCESSES_GROUP,
+            {
+                "type": "livepush.push",
+                "groups": ["user_1", "team", "user_2", "user_9"],
+                "text": "x",
+            },
+        )
+        await layer.group_send("user_3", push("user_3", "marker"))
+        assert await asyncio.wait_for(carol.frames.get(), WAIT) == "marker"
+        assert [alice.frames.get_nowait(), bob.frames.get_nowait()] == ["x", "x"]
+        assert alice.frames.empty()
+        assert bob.frames.empty()
+    finally:
+        for name, member in [
+            ("user_1", alice),
+            ("team", alice),
+            ("user_2", bob),
+            ("user_3", carol),
+        ]:
+            await fanout.leave(name, member)
+    assert layer.groups == {}

@@ -16,7 +16,7 @@ from django.test import override_settings
 from livepush import UnknownMessageType
 from livepush.live import live_model, push_change, unregister
 
-from .helpers import received
+from .helpers import join_groups, pushes_received
 from .liveapp.models import Album, Photo
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,12 +60,11 @@ class Inbox:
 
     def __init__(self, group: str) -> None:
         self.layer = get_channel_layer()
-        self.channel = async_to_sync(self.layer.new_channel)()
-        async_to_sync(self.layer.group_add)(group, self.channel)
+        self.channel = async_to_sync(join_groups)(self.layer, group)
 
     def frames(self) -> list[dict[str, Any]]:
         """The frames pushed since the last call, in order."""
-        events = async_to_sync(received)(self.layer, self.channel)
+        events = async_to_sync(pushes_received)(self.layer, self.channel)
         return [json.loads(event["text"]) for event in events]
 
 

@@ -25,7 +25,7 @@ from livepush.exceptions import PushError
 from livepush.presence import backends
 from livepush.protocol import PUSH_EVENT_TYPE, encode_presence_diff
 
-from .helpers import WAIT, received
+from .helpers import WAIT, join_groups, pushes_received
 
 
 class User:
@@ -59,17 +59,13 @@ def tracker() -> Iterator[presence.Tracker]:
 
 
 async def listen(*groups: str) -> str:
-    layer = channel_layer()
-    channel = await layer.new_channel()
-    for group in groups:
-        await layer.group_add(group, channel)
-    return channel
+    return await join_groups(channel_layer(), *groups)
 
 
 async def diffs(channel: str) -> list[dict[str, Any]]:
     """The PRESENCE_DIFF data the channel got so far, in order."""
     frames = []
-    for message in await received(channel_layer(), channel):
+    for message in await pushes_received(channel_layer(), channel):
         assert message["type"] == PUSH_EVENT_TYPE
         frame = json.loads(message["text"])
         assert frame["type"] == "PRESENCE_DIFF"

@@ -22,7 +22,7 @@ from livepush import (
 )
 from livepush.push import encode_message
 
-from .helpers import received
+from .helpers import join_groups, pushes_received
 from .servers import free_port
 
 T = WebSocketMessageType
@@ -84,15 +84,12 @@ async def test_sync_helpers_refuse_to_run_in_an_event_loop():
 
 
 async def _join(group: str) -> str:
-    layer = get_channel_layer()
-    channel = await layer.new_channel()
-    await layer.group_add(group, channel)
-    return channel
+    return await join_groups(get_channel_layer(), group)
 
 
 def _pending(channel: str) -> int:
     """How many messages wait on ``channel``; they are read, so the next count starts at 0."""
-    return len(async_to_sync(received)(get_channel_layer(), channel))
+    return len(async_to_sync(pushes_received)(get_channel_layer(), channel))
 
 
 @pytest.fixture
@@ -139,12 +136,13 @@ async def test_broadcast_reaches_each_user_once():
     channels = {uid: await _join(f"user_{uid}") for uid in (1, 2, 3)}
     try:
         await abroadcast_ws_message([1, 2, 2, 1], T.BUCKETPOINT_CREATED, {"id": 9})
-        events = {uid: await received(layer, channels[uid]) for uid in (1, 2, 3)}
+        events = {uid: await pushes_received(layer, channels[uid]) for uid in (1, 2, 3)}
         assert [len(events[uid]) for uid in (1, 2, 3)] == [1, 1, 0]
+        # One message to every process, naming each user's group once.
         assert events[1] == [
             {
                 "type": "livepush.push",
-                "group": "user_1",
+                "groups": ["user_1", "user_2"],
                 "text": '{"type":"BUCKETPOINT_CREATED","data":{"id":9}}',
             }
         ]

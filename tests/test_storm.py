@@ -3,7 +3,8 @@
 One daphne process, a real redis-server, 2,000 users each connecting once, all at once. The
 server's listen backlog is raised (Twisted's default of 50 drops connects); the connects arriving
 together are authenticated in batches, share their stale-connection cleanup, and join their
-groups through a pool that waits instead of failing.
+groups through a pool that waits instead of failing. Then one ``broadcast_ws_message`` to 10,000
+user ids (the 2,000 connected among them) reaches each connected user exactly once.
 
 Connects are admitted first come, first served, a bounded number at a time, so the first are
 accepted first and only the tail waits (before that, every connect of a 2,000 storm progressed
@@ -100,6 +101,27 @@ async def test_a_storm_of_connects_refuses_and_closes_no_one(storm_server, storm
 
         got = await asyncio.gather(*(notified(c) for c in clients), return_exceptions=True)
         assert [g for g in got if g != {"storm": "over"}] == []
+
+        # Many users, one publish: every connected user of 10,000 ids (the others have no
+        # connection) gets the push exactly once; a push to everyone marks the end.
+        manage(
+            env,
+            "shell",
+            "-c",
+            "from livepush import broadcast_ws_message, send_ws_message_to_all; "
+            f"ids = {ids!r} + list(range(10**7, 10**7 + {10_000 - STORM})); "
+            "broadcast_ws_message(ids, 'SYSTEM_NOTIFICATION', {'to': 'many'}); "
+            "send_ws_message_to_all('SYSTEM_NOTIFICATION', {'end': True})",
+        )
+
+        async def until_end(client: Client) -> list[dict]:
+            frames = []
+            while (frame := await client.recv())["data"] != {"end": True}:
+                frames.append(frame["data"])
+            return frames
+
+        got = await asyncio.gather(*(until_end(c) for c in clients), return_exceptions=True)
+        assert [g for g in got if g != [{"to": "many"}]] == []
     finally:
         await asyncio.gather(*(c.ws.close() for c in clients), return_exceptions=True)
     # Figures for the record (pytest -s shows them); never asserted.

@@ -20,12 +20,13 @@ import asyncio
 import logging
 import uuid
 import weakref
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from livepush._loops import Loops
-from livepush.protocol import PUSH_EVENT_TYPE
+from livepush.protocol import PROCESSES_GROUP, PUSH_EVENT_TYPE
 
 __all__ = ["PROBE_EVENT_TYPE", "Fanout", "Member", "get_fanout"]
 
@@ -112,9 +113,10 @@ class Fanout:
             # A join racing this leave may re-add the probe group first and lose it here; its
             # next probe then fails and re-joins.
             await self.layer.group_discard(self._probe_group, self.channel)
+            await self.layer.group_discard(PROCESSES_GROUP, self.channel)
 
     def deliver(self, message: dict[str, Any]) -> None:
-        """Hand one channel-layer message to the local members of its group."""
+        """Hand one channel-layer message to the local members of its group or groups."""
         kind = message.get("type")
         if kind == PROBE_EVENT_TYPE:
             self._probe_returned(message.get("id"))
@@ -122,11 +124,21 @@ class Fanout:
         if kind != PUSH_EVENT_TYPE:
             logger.warning("Ignoring a %r message on the fan-out channel", kind)
             return
-        group = self.groups.get(message.get("group", ""))
-        if group is None:
-            return
         text = message["text"]
-        for member in tuple(group.members):
+        names = message.get("groups")
+        if names is None:  # a push to one group
+            group = self.groups.get(message.get("group", ""))
+            if group is None:
+                return
+            members: Iterable[Member] = tuple(group.members)
+        else:  # a push to several groups: each local connection in any of them, once
+            found: dict[Member, None] = {}
+            for name in names:
+                group = self.groups.get(name)
+                if group is not None:
+                    found.update(dict.fromkeys(group.members))
+            members = found
+        for member in members:
             try:
                 member.livepush_deliver(text)
             except Exception:
@@ -161,7 +173,7 @@ class Fanout:
     async def rejoin(self) -> None:
         """Join every group this fan-out belongs to again; failures are logged."""
         names = [name for name, group in self.groups.items() if group.joined]
-        names.append(self._probe_group)
+        names += [self._probe_group, PROCESSES_GROUP]
         results = await asyncio.gather(
             *(self.layer.group_add(name, self.channel) for name in names), return_exceptions=True
         )
@@ -189,6 +201,7 @@ class Fanout:
         # through one Redis key, and a second prefix would starve.
         self.channel = await self.layer.new_channel()
         await self.layer.group_add(self._probe_group, self.channel)
+        await self.layer.group_add(PROCESSES_GROUP, self.channel)
         self._loops.start(
             {
                 "livepush-fanout-receive": self._receive_loop,

@@ -17,7 +17,7 @@ from django.db import transaction
 
 from livepush.conf import livepush_settings
 from livepush.exceptions import LivePushConfigurationError, PushError
-from livepush.protocol import PUSH_EVENT_TYPE
+from livepush.protocol import PROCESSES_GROUP, PUSH_EVENT_TYPE
 
 __all__ = ["channel_layer", "publish", "publish_sync", "push_event"]
 
@@ -55,9 +55,13 @@ async def publish(groups: Sequence[str], text: str) -> None:
     layer = channel_layer()
     try:
         if len(groups) == 1:
+            # Only the processes with a connection in the group receive it.
             await layer.group_send(groups[0], push_event(groups[0], text))
-        else:
-            await asyncio.gather(*(layer.group_send(g, push_event(g, text)) for g in groups))
+        elif groups:
+            # One message to every process, whatever the number of groups: Redis work grows
+            # with processes, not users (a push to 10,000 users is one call, not 10,000).
+            message = {"type": PUSH_EVENT_TYPE, "groups": list(groups), "text": text}
+            await layer.group_send(PROCESSES_GROUP, message)
     except Exception as exc:
         raise PushError(
             f"Could not push to {len(groups)} group(s) through channel layer "

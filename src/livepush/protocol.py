@@ -19,6 +19,7 @@ __all__ = [
     "PAYLOAD_SCHEMAS",
     "PING_FRAME",
     "PONG_FRAME",
+    "PROCESSES_GROUP",
     "PUSH_EVENT_TYPE",
     "SERVER_ONLY_TYPES",
     "SUBPROTOCOL",
@@ -38,6 +39,10 @@ __all__ = [
 
 #: The channel-layer event type that carries a pre-encoded push frame in ``"text"``.
 PUSH_EVENT_TYPE: Final = "livepush.push"
+#: The channel-layer group every process's fan-out joins: a push to several groups is one message
+#: to it, ``{"type": PUSH_EVENT_TYPE, "groups": [...], "text": ...}``, which each process resolves
+#: against its own connections.
+PROCESSES_GROUP: Final = "livepush.processes"
 
 #: The subprotocol the server selects when the client offers it (always, with the token form).
 SUBPROTOCOL: Final = "livepush"
