@@ -114,6 +114,17 @@ class RedisServer:
             self.proc.terminate()
             self.proc.wait(10)
 
+    def kill(self) -> None:
+        """SIGKILL redis-server, as a crash or the OOM killer would; its data is gone."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def restart(self) -> None:
+        """Start redis-server again on the same port (after :meth:`kill` or :meth:`stop`)."""
+        self.kill()
+        self.start()
+
 
 def django_env(extra: Mapping[str, str], *, cwd: Path = ROOT) -> dict[str, str]:
     env = dict(os.environ)

@@ -176,6 +176,8 @@ CASES = [
     ),
     pytest.param({"PRESENCE_WINDOW": -0.25}, {}, ["livepush.E032"], id="E032"),
     pytest.param({"PRESENCE_WINDOW": 0}, {}, [], id="E032-zero-is-fine"),
+    pytest.param({"CHANNEL_LAYER_WAIT": -1}, {}, ["livepush.E036"], id="E036"),
+    pytest.param({"CHANNEL_LAYER_WAIT": 0}, {}, [], id="E036-zero-is-fine"),
     pytest.param({"INBOUND_RATE": 0}, {}, ["livepush.E028"], id="E028"),
     pytest.param({"INBOUND_BURST": 0}, {}, ["livepush.E029"], id="E029"),
     pytest.param({"MAX_BACKLOG_FRAMES": 0}, {}, ["livepush.E030"], id="E030-frames"),

@@ -7,11 +7,15 @@ member the channel layer sees; a push arrives once per process and is handed, as
 text it already is, to every local member of the group (a connection, which passes it to its
 sender, ``livepush._sender``).
 
-The fan-out keeps its memberships true by itself: it re-joins every group after the channel
-layer failed and came back, every :attr:`Fanout.refresh_interval` seconds (so memberships
-outlive channels-redis's ``group_expiry``), and whenever its probe, a message it sends to a group
-of its own every :attr:`Fanout.probe_interval` seconds, does not come back (Redis was flushed or
-restarted and lost the memberships).
+The fan-out keeps its memberships true by itself: it re-joins every group as soon as the
+channel layer answers again after failing (tried every :attr:`Fanout.retry_delay` seconds), every
+:attr:`Fanout.refresh_interval` seconds (so memberships outlive channels-redis's
+``group_expiry``), and whenever its probe, a message it sends to a group of its own every
+:attr:`Fanout.probe_interval` seconds, does not come back (Redis was flushed or restarted and lost
+the memberships).
+
+While the channel layer fails, a connect waits up to ``CHANNEL_LAYER_WAIT`` seconds for it
+to answer again (the consumer then refuses it with 4000); open connections are not touched.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any, Protocol
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from livepush._loops import Loops
+from livepush.conf import livepush_settings
 from livepush.protocol import PROCESSES_GROUP, PUSH_EVENT_TYPE
 
 __all__ = ["PROBE_EVENT_TYPE", "Fanout", "Member", "get_fanout"]
@@ -59,13 +64,18 @@ class Fanout:
         probe_timeout: seconds a probe may take to come back before the memberships count as
             lost.
         refresh_interval: seconds between re-joining every group.
-        retry_delay: seconds to wait before receiving again after the channel layer failed.
+        retry_delay: seconds between attempts to reach the channel layer while it fails (to
+            receive and re-join, or to join for a connect).
+        join_timeout: seconds a :meth:`join` keeps trying while the channel layer fails before
+            it raises the layer's error (a connect is then refused with 4000); ``None`` reads
+            ``LIVEPUSH["CHANNEL_LAYER_WAIT"]``.
     """
 
     probe_interval = 5.0
     probe_timeout = 2.0
     refresh_interval = 300.0
     retry_delay = 1.0
+    join_timeout: float | None = None
 
     def __init__(self, layer: Any) -> None:
         self.layer = layer
@@ -82,17 +92,35 @@ class Fanout:
         return self._loops.running
 
     async def join(self, name: str, member: Member) -> None:
-        """Deliver pushes to group ``name`` to ``member`` from now on."""
+        """Deliver pushes to group ``name`` to ``member`` from now on.
+
+        While the channel layer fails, keeps trying every :attr:`retry_delay` seconds for up to
+        :attr:`join_timeout` seconds from the call (waiting for a concurrent join included).
+
+        Raises:
+            Exception: the channel layer's last error, once :attr:`join_timeout` has passed.
+        """
+        loop = asyncio.get_running_loop()
+        # One deadline from the call: joins queued on the group's lock behind a failing one
+        # must not wait a join_timeout each.
+        wait = self.join_timeout
+        deadline = loop.time() + (livepush_settings.CHANNEL_LAYER_WAIT if wait is None else wait)
         group = self.groups.get(name)
         if group is None:
             group = self.groups[name] = _Group()
         # Added before any await, so a concurrent leave() never drops a group being joined.
         group.members.add(member)
         async with group.lock:
-            if not group.joined and member in group.members:
-                await self._ensure_running()
-                await self.layer.group_add(name, self.channel)
-                group.joined = True
+            while not group.joined and member in group.members:
+                try:
+                    await self._ensure_running()
+                    await self.layer.group_add(name, self.channel)
+                except Exception:
+                    if loop.time() + self.retry_delay > deadline:
+                        raise
+                    await asyncio.sleep(self.retry_delay)
+                else:
+                    group.joined = True
 
     async def leave(self, name: str, member: Member) -> None:
         """Stop delivering group ``name`` to ``member``; the last one out leaves the group."""
@@ -170,14 +198,20 @@ class Fanout:
             self._probe = None
         return True
 
-    async def rejoin(self) -> None:
-        """Join every group this fan-out belongs to again; failures are logged."""
+    async def rejoin(self, *, strict: bool = False) -> None:
+        """Join every group this fan-out belongs to again; failures are logged.
+
+        Raises:
+            Exception: with ``strict``, the first failure, after every group was tried.
+        """
         names = [name for name, group in self.groups.items() if group.joined]
         names += [self._probe_group, PROCESSES_GROUP]
         results = await asyncio.gather(
             *(self.layer.group_add(name, self.channel) for name in names), return_exceptions=True
         )
         failures = [r for r in results if isinstance(r, BaseException)]
+        if failures and strict:
+            raise failures[0]
         if failures:
             logger.warning("Could not join %d group(s) again: %r", len(failures), failures[0])
 
@@ -210,7 +244,6 @@ class Fanout:
         )
 
     async def _receive_loop(self) -> None:
-        failed = False
         while True:
             try:
                 message = await self.layer.receive(self.channel)
@@ -222,17 +255,27 @@ class Fanout:
                 # was popped, so nothing is lost: receive again.
                 continue
             except Exception as exc:
-                # Redis went away: keep trying, and join every group again once it is back.
-                if not failed:
-                    logger.warning("Channel layer receive failed (%r); retrying", exc)
-                failed = True
-                await asyncio.sleep(self.retry_delay)
+                # Redis went away: wait until it answers again and join every group again at
+                # once (a restarted Redis lost the memberships; the probe would notice only
+                # within probe_interval + probe_timeout).
+                logger.warning("Channel layer receive failed (%r); retrying", exc)
+                await self._wait_and_rejoin()
                 continue
-            if failed:
-                failed = False
-                logger.warning("Channel layer is back; joining %d group(s) again", len(self.groups))
-                await self.rejoin()
             self.deliver(message)
+
+    async def _wait_and_rejoin(self) -> None:
+        """Re-join every group, every :attr:`retry_delay` seconds until it works."""
+        while True:
+            await asyncio.sleep(self.retry_delay)
+            try:
+                await self.rejoin(strict=True)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.debug("Channel layer still failing: %r", exc)
+                continue
+            logger.warning("Channel layer is back; joined %d group(s) again", len(self.groups))
+            return
 
     async def _maintain_loop(self) -> None:
         loop = asyncio.get_running_loop()

@@ -162,6 +162,11 @@ SETTINGS: Final[dict[str, Setting]] = {
     "PRESENCE_REDIS_URL": Setting(None, (str, None)),
     "PRESENCE_PREFIX": Setting("livepush:presence", (str,)),
     "SHUTDOWN_GRACE": Setting(5.0, (int, float, None), (_SHUTDOWN_GRACE_RULE,)),
+    "CHANNEL_LAYER_WAIT": Setting(
+        5.0,
+        _NUMBER,
+        (positive("livepush.E036", "seconds", "0 refuses a connect at once.", zero=True),),
+    ),
     "INBOUND_RATE": Setting(20.0, (*_NUMBER, None), (positive("livepush.E028", "frames", _LIM),)),
     "INBOUND_BURST": Setting(60, (int,), (positive("livepush.E029", "frames", _LIM),)),
     "MAX_BACKLOG_FRAMES": Setting(1000, (int, None), (positive("livepush.E030", "frames", _LIM),)),
