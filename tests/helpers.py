@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -134,6 +135,47 @@ async def received(layer: Any, channel: str) -> list[dict[str, Any]]:
     return messages
 
 
+async def raw_websocket(port: int, token: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Open a WebSocket by hand on a socket with a tiny receive buffer."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+    reader, writer = await asyncio.open_connection(sock=sock, limit=4096)
+    writer.write(
+        (
+            "GET /ws/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            f"Sec-WebSocket-Version: 13\r\nOrigin: {ORIGIN}\r\n"
+            f"Sec-WebSocket-Protocol: livepush, livepush.token.{token}\r\n\r\n"
+        ).encode()
+    )
+    await writer.drain()
+    status = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT)
+    assert status.startswith(b"HTTP/1.1 101")
+    return reader, writer
+
+
+async def read_server_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """Read one unfragmented, unmasked server frame; return its opcode and payload."""
+    head = await asyncio.wait_for(reader.readexactly(2), WAIT)
+    length = head[1] & 0x7F
+    if length == 126:
+        length = int.from_bytes(await reader.readexactly(2), "big")
+    elif length == 127:
+        length = int.from_bytes(await reader.readexactly(8), "big")
+    payload = await asyncio.wait_for(reader.readexactly(length), WAIT)
+    return head[0] & 0x0F, payload
+
+
+async def read_text_frame(reader: asyncio.StreamReader) -> str:
+    """Read server frames up to the next text frame (skipping control frames); return its text."""
+    while True:
+        opcode, payload = await read_server_frame(reader)
+        if opcode == 1:
+            return payload.decode()
+
+
 #: Channel -> the groups it joined with :func:`join_groups`.
 _member_groups: dict[str, frozenset[str]] = {}
 
@@ -167,6 +209,9 @@ __all__ = [
     "Client",
     "join_groups",
     "pushes_received",
+    "raw_websocket",
+    "read_server_frame",
+    "read_text_frame",
     "received",
     "ws_connect",
 ]

@@ -32,9 +32,8 @@ from livepush.protocol import CloseCode
 from livepush.routing import websocket_application
 from livepush.tokens import issue_access_token
 
-from .helpers import ORIGIN_HEADERS, WAIT, ws_connect
+from .helpers import ORIGIN_HEADERS, WAIT, raw_websocket, read_server_frame, ws_connect
 from .servers import AsgiServer
-from .test_live import _raw_websocket
 
 # The token bucket --------------------------------------------------------------------------
 
@@ -414,14 +413,7 @@ async def read_frames_until_close(reader: asyncio.StreamReader) -> tuple[list[st
     """Read server frames (unfragmented) up to the close frame; return the texts and its code."""
     texts = []
     while True:
-        head = await asyncio.wait_for(reader.readexactly(2), WAIT)
-        length = head[1] & 0x7F
-        if length == 126:
-            length = int.from_bytes(await reader.readexactly(2), "big")
-        elif length == 127:
-            length = int.from_bytes(await reader.readexactly(8), "big")
-        payload = await asyncio.wait_for(reader.readexactly(length), WAIT)
-        opcode = head[0] & 0x0F
+        opcode, payload = await read_server_frame(reader)
         if opcode == 1:
             texts.append(payload.decode())
         elif opcode == 8:
@@ -438,7 +430,7 @@ async def test_a_client_that_stops_reading_is_closed_with_4010_past_the_backlogs
     # 12 MB: more than the socket buffers (4 MiB at most) and the bound, paced so that the
     # process's channel stays under channels-redis's capacity (100 messages).
     count, size = 300, 40_000
-    slow, slow_writer = await _raw_websocket(bounded_uvicorn.port, token)
+    slow, slow_writer = await raw_websocket(bounded_uvicorn.port, token)
     try:
         async with ws_connect(bounded_uvicorn.url, token=token) as fast:
             push_from_other_process(

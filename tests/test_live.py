@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import socket
 
 import jwt
 import pytest
 
-from .helpers import ORIGIN, WAIT, ws_connect
+from .helpers import raw_websocket, read_text_frame, ws_connect
 from .project.settings import SECRET_KEY
 from .servers import AsgiServer
 
@@ -219,43 +218,6 @@ async def test_frame_over_the_servers_limit_is_closed_with_1009(
         assert await client.closed_with() == 1009
 
 
-async def _raw_websocket(
-    port: int, token: str
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Open a WebSocket by hand on a socket with a tiny receive buffer."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.setblocking(False)
-    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
-    reader, writer = await asyncio.open_connection(sock=sock, limit=4096)
-    writer.write(
-        (
-            "GET /ws/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-            f"Sec-WebSocket-Version: 13\r\nOrigin: {ORIGIN}\r\n"
-            f"Sec-WebSocket-Protocol: livepush, livepush.token.{token}\r\n\r\n"
-        ).encode()
-    )
-    await writer.drain()
-    status = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT)
-    assert status.startswith(b"HTTP/1.1 101")
-    return reader, writer
-
-
-async def _read_text_frame(reader: asyncio.StreamReader) -> str:
-    """Read one unfragmented server frame (skipping control frames); return its text."""
-    while True:
-        head = await asyncio.wait_for(reader.readexactly(2), WAIT)
-        length = head[1] & 0x7F
-        if length == 126:
-            length = int.from_bytes(await reader.readexactly(2), "big")
-        elif length == 127:
-            length = int.from_bytes(await reader.readexactly(8), "big")
-        payload = await asyncio.wait_for(reader.readexactly(length), WAIT)
-        if head[0] & 0x0F == 1:
-            return payload.decode()
-
-
 async def test_a_client_that_stops_reading_holds_up_no_one_and_loses_nothing(
     uvicorn_server, live_user_ids, token_for, push_from_other_process
 ):
@@ -263,7 +225,7 @@ async def test_a_client_that_stops_reading_holds_up_no_one_and_loses_nothing(
     token = token_for(dave)
     # The slow client reads nothing until the end: the socket buffers fill and uvicorn's send()
     # for it has to wait for the transport to drain.
-    slow, slow_writer = await _raw_websocket(uvicorn_server.port, token)
+    slow, slow_writer = await raw_websocket(uvicorn_server.port, token)
     async with ws_connect(uvicorn_server.url, token=token) as fast:
         count, size = 150, 60_000
         push_from_other_process(
@@ -277,7 +239,7 @@ async def test_a_client_that_stops_reading_holds_up_no_one_and_loses_nothing(
         # ...and the slow one gets them all too, in order, once it reads.
         received = []
         while len(received) < count:
-            frame = json.loads(await _read_text_frame(slow))
+            frame = json.loads(await read_text_frame(slow))
             if frame["type"] != "PING":
                 received.append(frame["data"]["i"])
         assert received == list(range(count))

@@ -163,6 +163,9 @@ class Sender:
             return
         self._start(text)
 
+    #: The fan-out's name for :meth:`deliver` (``livepush._fanout.Member``).
+    livepush_deliver = deliver
+
     def hold(self) -> None:
         """Keep frames back until :meth:`release`."""
         self._holding = True

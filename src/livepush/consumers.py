@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
@@ -24,6 +23,7 @@ from livepush._db import close_old_connections
 from livepush._expiry import TokenExpiry
 from livepush._fanout import Fanout, get_fanout
 from livepush._frames import FrameError, decode_frame
+from livepush._handlers import collect_handlers, handles
 from livepush._limits import RATE_LIMITED_DETAIL, TokenBucket, Verdict, connection_slots
 from livepush._listen import listen, resilient_receive
 from livepush._sender import Sender
@@ -40,7 +40,7 @@ from livepush.protocol import (
     encode_snapshot,
     error_frame,
 )
-from livepush.registry import TypeRef, get_registry
+from livepush.registry import get_registry
 
 if TYPE_CHECKING:
     from livepush._types import Message
@@ -48,25 +48,6 @@ if TYPE_CHECKING:
 __all__ = ["LivePushConsumer", "handles"]
 
 logger = logging.getLogger("livepush.consumers")
-
-_F = TypeVar("_F", bound=Callable[..., Awaitable[Any]])
-
-
-def handles(*message_types: TypeRef) -> Callable[[_F], _F]:
-    """Mark an ``async def handler(self, data)`` method as the handler of client message types.
-
-    Only types some handler declares may be sent by clients; others get an ``ERROR`` frame with
-    code ``type_not_allowed``. The types must be registered (a system check verifies it).
-    """
-    if not message_types:
-        raise TypeError("handles() needs at least one message type")
-
-    def decorate(func: _F) -> _F:
-        names = tuple(getattr(t, "value", t) for t in message_types)
-        func._livepush_handles = names  # type: ignore[attr-defined]
-        return func
-
-    return decorate
 
 
 class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
@@ -93,12 +74,7 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        handlers: dict[str, str] = {}
-        for klass in reversed(cls.__mro__):
-            for attr, value in vars(klass).items():
-                for name in getattr(value, "_livepush_handles", ()):
-                    handlers[name] = attr
-        cls.livepush_handlers = handlers
+        cls.livepush_handlers = collect_handlers(cls)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -241,7 +217,8 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 # The presence snapshot goes first; pushes wait for it.
                 self.sender.hold()
             self._fanout = get_fanout(self.channel_layer)
-            await asyncio.gather(*(self._fanout.join(g, self) for g in self.joined_groups))
+            member = self._member()
+            await asyncio.gather(*(self._fanout.join(g, member) for g in self.joined_groups))
             await self._accept()
             # SIGTERM closes it with 1012/4012 from now on (livepush._shutdown).
             register_connection(self)
@@ -325,7 +302,8 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         fanout, self._fanout = self._fanout, None
         if fanout is not None and self.joined_groups:
             results = await asyncio.gather(
-                *(fanout.leave(g, self) for g in self.joined_groups), return_exceptions=True
+                *(fanout.leave(g, self._member()) for g in self.joined_groups),
+                return_exceptions=True,
             )
             for result in results:
                 if isinstance(result, BaseException):
@@ -379,6 +357,12 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     def _subprotocol(self) -> str | None:
         return SUBPROTOCOL if SUBPROTOCOL in (self.scope.get("subprotocols") or ()) else None
+
+    def _member(self) -> Any:
+        # What the fan-out hands pushes to: the sender itself, one call less per delivery,
+        # unless a subclass overrides livepush_deliver to filter or alter them.
+        overridden = type(self).livepush_deliver is not LivePushConsumer.livepush_deliver
+        return self if overridden else self.sender
 
     async def _accept(self) -> None:
         if not self._accepted:
