@@ -32,12 +32,12 @@ from livepush.auth import AuthError
 from livepush.conf import livepush_settings
 from livepush.exceptions import PayloadError
 from livepush.heartbeat import Heartbeat
+from livepush.presence import snapshot
 from livepush.protocol import (
     SUBPROTOCOL,
     CloseCode,
     ErrorCode,
     ProtocolType,
-    encode_snapshot,
     error_frame,
 )
 from livepush.registry import get_registry
@@ -344,12 +344,14 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         try:
             await tracker.connect(user, self.channel_name)
             self._presence = tracker
-            online = await self.get_visible_online_user_ids(await presence.aonline_user_ids())
+            online = await snapshot.online_user_ids()  # shared by the connects asking together
+            if type(self).get_visible_online_user_ids is not _DEFAULT_VISIBLE:
+                online = await self.get_visible_online_user_ids(list(online))
         except Exception as exc:
             # Presence is best effort: the connection works without it.
             logger.warning("Presence could not record a connection: %r", exc)
             return
-        await self.send(text_data=encode_snapshot(online))
+        await self.send(text_data=snapshot.encode(online))
 
     async def send_error(self, code: ErrorCode, detail: str) -> None:
         """Send an ``ERROR`` frame; the connection stays open."""
@@ -380,3 +382,6 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def _close_with(self, code: int) -> None:
         await self.close(code=code)
+
+
+_DEFAULT_VISIBLE = LivePushConsumer.get_visible_online_user_ids
