@@ -24,13 +24,18 @@ class Coalesced(Generic[T]):
     def __init__(self, run: Callable[[], Awaitable[T]]) -> None:
         self._run = run
         self._running: asyncio.Future[T] | None = None
+        # Whether the run in _running has begun: callers arriving before it still share it.
+        self._started = False
         self._next: asyncio.Future[T] | None = None
 
     async def __call__(self) -> T:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T]
         if self._running is None:
+            self._started = False
             self._running = future = loop.create_task(self._one_run())
+        elif not self._started:
+            future = self._running
         else:
             if self._next is None:
                 self._next = loop.create_future()
@@ -39,12 +44,14 @@ class Coalesced(Generic[T]):
         return await asyncio.shield(future)
 
     async def _one_run(self) -> T:
+        self._started = True
         try:
             return await self._run()
         finally:
             self._running = None
             waiting, self._next = self._next, None
             if waiting is not None:
+                self._started = False
                 self._running = asyncio.get_running_loop().create_task(self._one_run())
                 _chain(self._running, waiting)
 

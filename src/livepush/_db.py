@@ -16,27 +16,21 @@ import weakref
 from asgiref.sync import sync_to_async
 from django import db
 
+from livepush._coalesce import Coalesced
+
 __all__ = ["close_old_connections"]
 
-_runs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]] = (
+_runs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Coalesced[None]] = (
     weakref.WeakKeyDictionary()
 )
 
 
 async def close_old_connections() -> None:
-    """Run ``django.db.close_old_connections`` in the database thread; callers arriving while a
-    run is under way share it (its exception, if any, is raised in each)."""
+    """Run ``django.db.close_old_connections`` in the database thread, in a run that started
+    after this call and that the callers waiting with it share (its exception, if any, is
+    raised in each)."""
     loop = asyncio.get_running_loop()
     run = _runs.get(loop)
     if run is None:
-        run = _runs[loop] = loop.create_task(
-            sync_to_async(db.close_old_connections)(), name="livepush-close-old-connections"
-        )
-        run.add_done_callback(lambda done: _forget(loop, done))
-    # shield: a caller that is cancelled (its connection went) does not cancel the others' run.
-    await asyncio.shield(run)
-
-
-def _forget(loop: asyncio.AbstractEventLoop, run: asyncio.Task[None]) -> None:
-    if _runs.get(loop) is run:
-        del _runs[loop]
+        run = _runs[loop] = Coalesced(sync_to_async(db.close_old_connections))
+    await run()
