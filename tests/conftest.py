@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
+from django.test import override_settings
 
 from livepush.tokens import issue_access_token
 
@@ -118,3 +120,11 @@ def browser():
         )
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def layer() -> Iterator[Any]:
+    """A fresh in-memory channel layer for a test (and its event loop)."""
+    config = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    with override_settings(CHANNEL_LAYERS=config):
+        yield get_channel_layer()

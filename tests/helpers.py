@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from channels.testing import WebsocketCommunicator
 from websockets.asyncio.client import ClientConnection, connect
 
 from livepush.protocol import PROCESSES_GROUP
@@ -176,6 +177,36 @@ async def read_text_frame(reader: asyncio.StreamReader) -> str:
             return payload.decode()
 
 
+def communicator_for(
+    token: str | None = None,
+    *,
+    app: Any = None,
+    url: str = "/ws/",
+    subprotocols: list[str] | None = None,
+) -> WebsocketCommunicator:
+    """A Channels ``WebsocketCommunicator`` on the library's route, with the allowed Origin and
+    ``token`` in the subprotocols (next to ``livepush``, unless ``subprotocols`` says otherwise)."""
+    from livepush.routing import websocket_application
+
+    protocols = list(subprotocols if subprotocols is not None else ["livepush"])
+    if token is not None:
+        protocols.append(f"livepush.token.{token}")
+    return WebsocketCommunicator(
+        app or websocket_application(), url, headers=ORIGIN_HEADERS, subprotocols=protocols
+    )
+
+
+@asynccontextmanager
+async def connected(token: str, **kwargs: Any) -> AsyncIterator[WebsocketCommunicator]:
+    """:func:`communicator_for`, connected (``livepush`` selected) and disconnected after."""
+    communicator = communicator_for(token, **kwargs)
+    assert await communicator.connect(timeout=WAIT) == (True, "livepush")
+    try:
+        yield communicator
+    finally:
+        await communicator.disconnect(timeout=WAIT)
+
+
 #: Channel -> the groups it joined with :func:`join_groups`.
 _member_groups: dict[str, frozenset[str]] = {}
 
@@ -207,6 +238,8 @@ __all__ = [
     "WAIT",
     "WAIT_MS",
     "Client",
+    "communicator_for",
+    "connected",
     "join_groups",
     "pushes_received",
     "raw_websocket",

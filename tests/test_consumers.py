@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.layers import get_channel_layer
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
@@ -32,13 +30,14 @@ from livepush.protocol import PROCESSES_GROUP
 from livepush.routing import websocket_application, websocket_urlpatterns
 from livepush.tokens import issue_access_token
 
-from .helpers import ORIGIN_HEADERS, WAIT, received
+from .helpers import ORIGIN_HEADERS, WAIT, communicator_for, connected, received
 
 HEARTBEAT_TASK_PREFIX = "livepush-heartbeat-"
 
 # Every test may touch the database: the middleware looks db_users up, and Channels' consumers call
 # close_old_connections() in the worker thread whose connection earlier tests opened.
-pytestmark = pytest.mark.django_db(transaction=True)
+# A fresh in-memory channel layer (conftest's layer fixture) for every test, and its loop.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("layer")]
 
 CLOSE_4000 = {"type": "websocket.close", "code": 4000}
 CLOSE_4001 = {"type": "websocket.close", "code": 4001}
@@ -49,14 +48,6 @@ CLOSE_4009 = {"type": "websocket.close", "code": 4009}
 def livepush(**changes: Any) -> override_settings:
     """override_settings for LIVEPUSH keys, keeping the test project's other keys."""
     return override_settings(LIVEPUSH={**settings.LIVEPUSH, **changes})
-
-
-@pytest.fixture(autouse=True)
-def layer() -> Iterator[Any]:
-    """A fresh in-memory channel layer for each test (and its event loop)."""
-    config = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    with override_settings(CHANNEL_LAYERS=config):
-        yield get_channel_layer()
 
 
 def heartbeat_tasks() -> list[asyncio.Task[Any]]:
@@ -73,31 +64,6 @@ async def assert_tasks_end(tasks: list[asyncio.Task[Any]]) -> None:
         _, pending = await asyncio.wait(tasks, timeout=WAIT)
         assert not pending
     assert livepush_tasks() == []
-
-
-def communicator_for(
-    token: str | None = None,
-    *,
-    app: Any = None,
-    url: str = "/ws/",
-    subprotocols: list[str] | None = None,
-) -> WebsocketCommunicator:
-    protocols = list(subprotocols if subprotocols is not None else ["livepush"])
-    if token is not None:
-        protocols.append(f"livepush.token.{token}")
-    return WebsocketCommunicator(
-        app or websocket_application(), url, headers=ORIGIN_HEADERS, subprotocols=protocols
-    )
-
-
-@asynccontextmanager
-async def connected(token: str, **kwargs: Any) -> AsyncIterator[WebsocketCommunicator]:
-    communicator = communicator_for(token, **kwargs)
-    assert await communicator.connect(timeout=WAIT) == (True, "livepush")
-    try:
-        yield communicator
-    finally:
-        await communicator.disconnect(timeout=WAIT)
 
 
 async def recv(communicator: WebsocketCommunicator) -> Any:

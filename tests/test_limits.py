@@ -13,12 +13,9 @@ import asyncio
 import json
 import statistics
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import override_settings
@@ -29,10 +26,16 @@ from websockets.exceptions import ConnectionClosed
 
 from livepush._limits import ConnectionSlots, TokenBucket, Verdict, connection_slots
 from livepush.protocol import CloseCode
-from livepush.routing import websocket_application
 from livepush.tokens import issue_access_token
 
-from .helpers import ORIGIN_HEADERS, WAIT, raw_websocket, read_server_frame, ws_connect
+from .helpers import (
+    WAIT,
+    communicator_for,
+    connected,
+    raw_websocket,
+    read_server_frame,
+    ws_connect,
+)
 from .servers import AsgiServer
 
 # The token bucket --------------------------------------------------------------------------
@@ -137,32 +140,6 @@ def livepush(**changes: Any) -> override_settings:
     return override_settings(LIVEPUSH={**settings.LIVEPUSH, **changes})
 
 
-@pytest.fixture
-def layer() -> Iterator[Any]:
-    config = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    with override_settings(CHANNEL_LAYERS=config):
-        yield get_channel_layer()
-
-
-def communicator_for(token: str) -> WebsocketCommunicator:
-    return WebsocketCommunicator(
-        websocket_application(),
-        "/ws/",
-        headers=ORIGIN_HEADERS,
-        subprotocols=["livepush", f"livepush.token.{token}"],
-    )
-
-
-@asynccontextmanager
-async def connected(user: Any) -> AsyncIterator[WebsocketCommunicator]:
-    communicator = communicator_for(issue_access_token(user))
-    assert await communicator.connect(timeout=WAIT) == (True, "livepush")
-    try:
-        yield communicator
-    finally:
-        await communicator.disconnect(timeout=WAIT)
-
-
 def livepush_tasks() -> list[asyncio.Task[Any]]:
     return [t for t in asyncio.all_tasks() if t.get_name().startswith("livepush-")]
 
@@ -185,7 +162,7 @@ async def test_frames_over_the_rate_get_rate_limited_and_a_flood_is_closed_with_
     db_users, layer, caplog
 ):
     with livepush(INBOUND_RATE=0.001, INBOUND_BURST=3):
-        async with connected(db_users["alice"]) as ws:
+        async with connected(issue_access_token(db_users["alice"])) as ws:
             for _ in range(7):
                 await ws.send_json_to({"type": "PING"})
             frames = [await ws.receive_json_from(timeout=WAIT) for _ in range(6)]
@@ -201,7 +178,7 @@ async def test_frames_over_the_rate_get_rate_limited_and_a_flood_is_closed_with_
 @pytest.mark.django_db(transaction=True)
 async def test_without_an_inbound_rate_nothing_is_refused(db_users, layer):
     with livepush(INBOUND_RATE=None):
-        async with connected(db_users["alice"]) as ws:
+        async with connected(issue_access_token(db_users["alice"])) as ws:
             for _ in range(500):
                 await ws.send_json_to({"type": "PING"})
             for _ in range(500):
@@ -212,7 +189,11 @@ async def test_without_an_inbound_rate_nothing_is_refused(db_users, layer):
 async def test_connections_past_max_connections_per_user_are_closed_with_4011(db_users, layer):
     alice, bob = db_users["alice"], db_users["bob"]
     with livepush(MAX_CONNECTIONS_PER_USER=2):
-        async with connected(alice), connected(alice) as second, connected(bob):
+        async with (
+            connected(issue_access_token(alice)),
+            connected(issue_access_token(alice)) as second,
+            connected(issue_access_token(bob)),
+        ):
             third = communicator_for(issue_access_token(alice))
             assert await third.connect(timeout=WAIT) == (True, "livepush")
             assert await third.receive_output(timeout=WAIT) == {
@@ -223,7 +204,7 @@ async def test_connections_past_max_connections_per_user_are_closed_with_4011(db
             assert connection_slots.count(alice.pk) == 2
             await second.disconnect(timeout=WAIT)
             assert connection_slots.count(alice.pk) == 1
-            async with connected(alice) as again:  # a place is free again
+            async with connected(issue_access_token(alice)) as again:  # a place is free again
                 await again.send_json_to({"type": "PING"})
                 assert await again.receive_json_from(timeout=WAIT) == {"type": "PONG"}
     assert (connection_slots.count(alice.pk), connection_slots.count(bob.pk)) == (0, 0)
@@ -295,7 +276,7 @@ FRAMES = st.one_of(
 async def test_random_and_malformed_frames_crash_nothing_and_leak_no_task(
     db_users, layer, frames, nonce
 ):
-    async with connected(db_users["alice"]) as ws:
+    async with connected(issue_access_token(db_users["alice"])) as ws:
         for frame in frames:
             key = "bytes" if isinstance(frame, bytes) else "text"
             await ws.send_input({"type": "websocket.receive", key: frame})

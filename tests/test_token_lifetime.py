@@ -9,21 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import jwt
 import pytest
-from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
-from django.test import override_settings
 
 from livepush.protocol import CloseCode
-from livepush.routing import websocket_application
 from livepush.tokens import issue_access_token
 
-from .helpers import ORIGIN_HEADERS, WAIT, ws_connect
+from .helpers import WAIT, connected, ws_connect
 
 CLOSE_4003 = {"type": "websocket.close", "code": int(CloseCode.TOKEN_EXPIRED)}
 #: How long the short tokens of these tests live, in seconds: long enough for a connect and a
@@ -45,29 +40,6 @@ def expiry_tasks() -> list[asyncio.Task[Any]]:
 
 
 # In process ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def layer(transactional_db: None) -> Iterator[Any]:
-    """A fresh in-memory channel layer for each in-process test."""
-    config = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    with override_settings(CHANNEL_LAYERS=config):
-        yield get_channel_layer()
-
-
-@asynccontextmanager
-async def connected(token: str) -> AsyncIterator[WebsocketCommunicator]:
-    communicator = WebsocketCommunicator(
-        websocket_application(),
-        "/ws/",
-        headers=ORIGIN_HEADERS,
-        subprotocols=["livepush", f"livepush.token.{token}"],
-    )
-    assert await communicator.connect(timeout=WAIT) == (True, "livepush")
-    try:
-        yield communicator
-    finally:
-        await communicator.disconnect(timeout=WAIT)
 
 
 async def recv(communicator: WebsocketCommunicator) -> Any:
