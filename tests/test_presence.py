@@ -179,6 +179,47 @@ async def test_a_lapsed_user_is_offline_before_any_sweep(backends_of_a_kind):
     assert await backends_of_a_kind.until(offline, "the lease to lapse")
 
 
+async def test_connects_and_disconnects_in_one_batch_count_as_one_by_one(make_backend):
+    batched, single = make_backend(), make_backend()
+    entries = [("1", "a"), ("1", "b"), ("2", "c"), ("1", "a")]  # a second tab, then a reconnect
+    expected = [await single.connect(u, c) for u, c in entries]
+    assert await batched.connect_many(entries) == expected == [True, False, True, False]
+    assert sorted(await batched.online_user_ids()) == ["1", "2"]
+    closes = [("1", "a"), ("2", "c"), ("1", "b")]
+    expected = [await single.disconnect(u, c) for u, c in closes]
+    assert await batched.disconnect_many(closes) == expected == [False, True, True]
+    assert await batched.online_user_ids() == []
+
+
+async def test_connects_arriving_together_are_one_backend_call(settings):
+    from livepush import presence
+
+    class Counting(MemoryPresence):
+        def __init__(self, ttl: float, grace: float) -> None:
+            super().__init__(ttl, grace)
+            self.calls: list[list[tuple[str, str]]] = []
+
+        async def connect_many(self, entries: list[tuple[str, str]]) -> list[bool]:
+            self.calls.append(entries)
+            return await super().connect_many(entries)
+
+    settings.LIVEPUSH = {**settings.LIVEPUSH, "PRESENCE": True, "PRESENCE_GRACE": 0}
+    tracker = presence.Tracker()
+
+    class User:
+        def __init__(self, pk: int) -> None:
+            self.pk = pk
+
+    try:
+        with backends.override(Counting(30.0, 0.0)) as backend:
+            await asyncio.gather(*(tracker.connect(User(n % 3), f"c{n}") for n in range(9)))
+            assert [len(call) for call in backend.calls] == [9]
+            assert sorted(await backend.online_user_ids()) == ["0", "1", "2"]
+            assert len(tracker.connections) == 9
+    finally:
+        tracker.stop()
+
+
 async def test_a_connection_whose_connect_failed_is_never_refreshed(settings):
     from livepush import presence
 

@@ -22,12 +22,14 @@ from typing import TYPE_CHECKING, Any
 from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 
+from livepush._coalesce import Batched
+
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
 
 __all__ = ["BATCH_SIZE", "UserNotFound", "load_user"]
 
-#: Primary keys one query looks up at most (a SQL ``IN`` list; SQLite allows 32,766 parameters).
+#: Lookups one query serves at most (a SQL ``IN`` list; SQLite allows 32,766 parameters).
 BATCH_SIZE = 500
 
 
@@ -35,58 +37,20 @@ class UserNotFound(LookupError):
     """No user has the primary key."""
 
 
-class _Loader:
-    """The pending lookups of one event loop and the task that runs them in batches."""
-
-    def __init__(self) -> None:
-        self.pending: dict[Any, list[asyncio.Future[AbstractBaseUser]]] = {}
-        self.task: asyncio.Task[None] | None = None
-
-    async def load(self, pk: Any) -> AbstractBaseUser:
-        future: asyncio.Future[AbstractBaseUser] = asyncio.get_running_loop().create_future()
-        self.pending.setdefault(pk, []).append(future)
-        if self.task is None:
-            self.task = asyncio.get_running_loop().create_task(
-                self._run(), name="livepush-user-loader"
-            )
-        return await future
-
-    async def _run(self) -> None:
-        try:
-            while self.pending:
-                keys = list(self.pending)[:BATCH_SIZE]
-                batch = {pk: self.pending.pop(pk) for pk in keys}
-                try:
-                    users = await _fetch(keys)
-                except Exception as exc:
-                    _settle(batch, exc)
-                    continue
-                except BaseException:
-                    _settle(batch, None)  # the loader itself is cancelled: so are its lookups
-                    raise
-                for pk, futures in batch.items():
-                    user = users.get(pk)
-                    for index, future in enumerate(futures):
-                        if future.done():  # the connect was cancelled meanwhile
-                            continue
-                        if user is None:
-                            future.set_exception(UserNotFound(pk))
-                        else:
-                            # Two connects of one user get two instances, as two get() would.
-                            future.set_result(user if index == 0 else copy.copy(user))
-        finally:
-            self.task = None
-
-
-def _settle(batch: dict[Any, list[asyncio.Future[Any]]], exc: Exception | None) -> None:
-    for futures in batch.values():
-        for future in futures:
-            if future.done():
-                continue
-            if exc is None:
-                future.cancel()
-            else:
-                future.set_exception(exc)
+async def _load_batch(pks: list[Any]) -> list[AbstractBaseUser | Exception]:
+    """One query for the lookups waiting together: each gets its user or :class:`UserNotFound`."""
+    users = await _fetch(list(dict.fromkeys(pks)))
+    results: list[AbstractBaseUser | Exception] = []
+    seen: set[Any] = set()
+    for pk in pks:
+        user = users.get(pk)
+        if user is None:
+            results.append(UserNotFound(pk))
+        else:
+            # Two connects of one user get two instances, as two get() would.
+            results.append(copy.copy(user) if pk in seen else user)
+            seen.add(pk)
+    return results
 
 
 def _fetch_sync(pks: list[Any]) -> dict[Any, AbstractBaseUser]:
@@ -101,7 +65,7 @@ _fetch: Callable[[list[Any]], Awaitable[dict[Any, AbstractBaseUser]]] = database
 )
 
 
-_loaders: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Loader] = (
+_loaders: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Batched[Any, AbstractBaseUser]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -116,5 +80,5 @@ async def load_user(pk: Any) -> AbstractBaseUser:
     loop = asyncio.get_running_loop()
     loader = _loaders.get(loop)
     if loader is None:
-        loader = _loaders[loop] = _Loader()
-    return await loader.load(pk)
+        loader = _loaders[loop] = Batched(_load_batch, size=BATCH_SIZE)
+    return await loader(pk)

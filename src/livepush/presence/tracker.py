@@ -14,6 +14,7 @@ import logging
 import weakref
 from typing import Any
 
+from livepush._coalesce import Batched
 from livepush._loops import Loops
 from livepush.conf import livepush_settings
 from livepush.presence.announcer import Announcer
@@ -24,6 +25,9 @@ __all__ = ["Tracker", "get_tracker"]
 
 logger = logging.getLogger("livepush.presence")
 
+#: Connects (or disconnects) one backend call records at most.
+BATCH = 500
+
 
 class Tracker:
     """Refreshes this process's connections and sweeps expired users, in one event loop."""
@@ -33,6 +37,13 @@ class Tracker:
         #: Sends the signals and pushes the ``PRESENCE_DIFF`` frames.
         self.announcer = Announcer(sender=Tracker)
         self._loops = Loops()
+        # Connects and disconnects arriving together are one backend call (one script in Redis).
+        self._connects: Batched[tuple[str, str], bool] = Batched(
+            lambda entries: get_backend().connect_many(entries), size=BATCH
+        )
+        self._disconnects: Batched[tuple[str, str], bool] = Batched(
+            lambda entries: get_backend().disconnect_many(entries), size=BATCH
+        )
 
     def _ensure_running(self) -> None:
         self._loops.start(
@@ -58,7 +69,7 @@ class Tracker:
         """
         user_id = user_id_key(user.pk)
         self._ensure_running()
-        came_online = await get_backend().connect(user_id, conn_id)
+        came_online = await self._connects((user_id, conn_id))
         # Only a recorded connection is refreshed: one whose connect failed must not come back.
         self.connections[conn_id] = user_id
         if came_online:
@@ -69,7 +80,7 @@ class Tracker:
         user_id = self.connections.pop(conn_id, None)
         if user_id is None:
             return
-        if await get_backend().disconnect(user_id, conn_id):
+        if await self._disconnects((user_id, conn_id)):
             await self.announcer.announce(False, user_id, user)
 
     async def _refresh_loop(self) -> None:

@@ -23,6 +23,18 @@ class PresenceBackend:
         """Forget a connection; return whether the user went offline now (grace 0 only)."""
         raise NotImplementedError
 
+    async def connect_many(self, entries: list[tuple[str, str]]) -> list[bool]:
+        """:meth:`connect` for each ``(user_id, conn_id)`` in order, one round trip if it can.
+
+        The tracker records connects arriving together with one call. The default calls
+        :meth:`connect` for each.
+        """
+        return [await self.connect(user_id, conn_id) for user_id, conn_id in entries]
+
+    async def disconnect_many(self, entries: list[tuple[str, str]]) -> list[bool]:
+        """:meth:`disconnect` for each ``(user_id, conn_id)`` in order, one round trip if it can."""
+        return [await self.disconnect(user_id, conn_id) for user_id, conn_id in entries]
+
     async def refresh(self, entries: list[tuple[str, str]]) -> list[str]:
         """Keep ``(user_id, conn_id)`` entries alive; return users whose entry was re-created."""
         raise NotImplementedError

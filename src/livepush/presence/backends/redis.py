@@ -6,6 +6,7 @@ several processes never leave a wrong count, and server processes with skewed cl
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from livepush.conf import livepush_settings
@@ -22,38 +23,54 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# KEYS: conns(user), users, tombstone(conn). ARGV: user_id, conn_id, ttl_ms.
+# KEYS: users. ARGV: ttl_ms, prefix, then user_id, conn_id pairs. Returns, per pair, 1 if the
+# user came online (had no entry before: a second tab of the same batch gets 0).
 _CONNECT = (
     _NOW
     + """
-local exp = now + tonumber(ARGV[3])
-redis.call('DEL', KEYS[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local had = redis.call('ZSCORE', KEYS[2], ARGV[1])
-redis.call('ZADD', KEYS[1], exp, ARGV[2])
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) * 4)
-redis.call('ZADD', KEYS[2], 'GT', exp, ARGV[1])
-if had then return 0 end
-return 1
+local ttl = tonumber(ARGV[1])
+local exp = now + ttl
+local came = {}
+for i = 3, #ARGV, 2 do
+  local uid, conn = ARGV[i], ARGV[i + 1]
+  local ckey = ARGV[2] .. ':c:' .. uid
+  redis.call('DEL', ARGV[2] .. ':t:' .. conn)
+  redis.call('ZREMRANGEBYSCORE', ckey, '-inf', now)
+  local had = redis.call('ZSCORE', KEYS[1], uid)
+  redis.call('ZADD', ckey, exp, conn)
+  redis.call('PEXPIRE', ckey, ttl * 4)
+  redis.call('ZADD', KEYS[1], 'GT', exp, uid)
+  if had then table.insert(came, 0) else table.insert(came, 1) end
+end
+return came
 """
 )
 
-# KEYS: conns(user), users, tombstone(conn). ARGV: user_id, conn_id, grace_ms, tombstone_ms.
+# KEYS: users. ARGV: grace_ms, tombstone_ms, prefix, then user_id, conn_id pairs. Returns, per
+# pair, 1 if the user went offline now (grace 0 only).
 _DISCONNECT = (
     _NOW
     + """
-redis.call('SET', KEYS[3], '1', 'PX', tonumber(ARGV[4]))
-redis.call('ZREM', KEYS[1], ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
-redis.call('DEL', KEYS[1])
-if tonumber(ARGV[3]) == 0 then
-  return redis.call('ZREM', KEYS[2], ARGV[1])
+local grace = tonumber(ARGV[1])
+local went = {}
+for i = 4, #ARGV, 2 do
+  local uid, conn = ARGV[i], ARGV[i + 1]
+  local ckey = ARGV[3] .. ':c:' .. uid
+  local result = 0
+  redis.call('SET', ARGV[3] .. ':t:' .. conn, '1', 'PX', tonumber(ARGV[2]))
+  redis.call('ZREM', ckey, conn)
+  redis.call('ZREMRANGEBYSCORE', ckey, '-inf', now)
+  if redis.call('ZCARD', ckey) == 0 then
+    redis.call('DEL', ckey)
+    if grace == 0 then
+      result = redis.call('ZREM', KEYS[1], uid)
+    elseif redis.call('ZSCORE', KEYS[1], uid) then
+      redis.call('ZADD', KEYS[1], now + grace, uid)
+    end
+  end
+  table.insert(went, result)
 end
-if redis.call('ZSCORE', KEYS[2], ARGV[1]) then
-  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[1])
-end
-return 0
+return went
 """
 )
 
@@ -100,7 +117,18 @@ return offline
 """
 )
 
-#: Entries one refresh script writes; a longer list is sent in several scripts.
+# KEYS: users. The users whose lease has not lapsed, as one JSON array: one reply to parse, not
+# one per user (a snapshot of 2,000 users online is read once per connect batch in a storm).
+_ONLINE = (
+    _NOW
+    + """
+local users = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
+if #users == 0 then return '[]' end
+return cjson.encode(users)
+"""
+)
+
+#: Entries one connect, disconnect or refresh script writes; more are sent in several scripts.
 REFRESH_BATCH = 500
 
 
@@ -136,6 +164,7 @@ class RedisPresence(PresenceBackend):
         self._connect = client.register_script(_CONNECT)
         self._disconnect = client.register_script(_DISCONNECT)
         self._refresh = client.register_script(_REFRESH)
+        self._online = client.register_script(_ONLINE)
         self._sweep = client.register_script(_SWEEP)
 
     def configured_as(self, prefix: str, ttl: float, grace: float) -> bool:
@@ -143,26 +172,35 @@ class RedisPresence(PresenceBackend):
         wanted = (prefix, _ms(ttl), 0 if grace <= 0 else _ms(grace))
         return (self.prefix, self.ttl_ms, self.grace_ms) == wanted
 
-    def _keys(self, user_id: str, conn_id: str) -> list[str]:
-        return [f"{self.prefix}:c:{user_id}", self.users_key, f"{self.prefix}:t:{conn_id}"]
-
     async def connect(self, user_id: str, conn_id: str) -> bool:
-        args: list[str | int] = [user_id, conn_id, self.ttl_ms]
-        result = await self._connect(self._keys(user_id, conn_id), args)
-        return bool(result)
+        return (await self.connect_many([(user_id, conn_id)]))[0]
+
+    async def connect_many(self, entries: list[tuple[str, str]]) -> list[bool]:
+        replies = await self._per_batch(self._connect, [self.ttl_ms, self.prefix], entries)
+        return [bool(flag) for flag in replies]
 
     async def disconnect(self, user_id: str, conn_id: str) -> bool:
-        args: list[str | int] = [user_id, conn_id, self.grace_ms, self.ttl_ms * 2]
-        return bool(await self._disconnect(self._keys(user_id, conn_id), args))
+        return (await self.disconnect_many([(user_id, conn_id)]))[0]
 
-    async def refresh(self, entries: list[tuple[str, str]]) -> list[str]:
-        recreated: list[str] = []
+    async def disconnect_many(self, entries: list[tuple[str, str]]) -> list[bool]:
+        head: list[Any] = [self.grace_ms, self.ttl_ms * 2, self.prefix]
+        return [bool(flag) for flag in await self._per_batch(self._disconnect, head, entries)]
+
+    async def _per_batch(
+        self, script: Any, head: list[Any], entries: list[tuple[str, str]]
+    ) -> list[Any]:
+        """Run ``script`` over ``entries``, :data:`REFRESH_BATCH` pairs a call; all the replies."""
+        replies: list[Any] = []
         for start in range(0, len(entries), REFRESH_BATCH):
-            args: list[Any] = [self.ttl_ms, self.prefix]
+            args = list(head)
             for user_id, conn_id in entries[start : start + REFRESH_BATCH]:
                 args += [user_id, conn_id]
-            recreated += [_text(u) for u in await self._refresh([self.users_key], args)]
-        return recreated
+            replies += await script([self.users_key], args)
+        return replies
+
+    async def refresh(self, entries: list[tuple[str, str]]) -> list[str]:
+        replies = await self._per_batch(self._refresh, [self.ttl_ms, self.prefix], entries)
+        return [_text(u) for u in replies]
 
     async def sweep(self) -> list[str]:
         result = await self._sweep([self.users_key], [self.prefix, SWEEP_BATCH])
@@ -174,9 +212,8 @@ class RedisPresence(PresenceBackend):
 
     async def online_user_ids(self) -> list[str]:
         # Users whose lease lapsed are offline even before a sweep removes them.
-        now = await self._now_ms()
-        users = await self.client.zrangebyscore(self.users_key, f"({now}", "+inf")
-        return [_text(u) for u in users]
+        users: list[str] = json.loads(await self._online([self.users_key]))
+        return users
 
     async def online_among(self, user_ids: list[str]) -> set[str]:
         now = await self._now_ms()
