@@ -19,6 +19,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT = 30.0
+#: The channel layers the real-socket suite runs over (LIVEPUSH_TEST_LAYER, see
+#: tests/project/settings.py): livepush.layers.RedisChannelLayer and RedisPubSubChannelLayer.
+LIVE_LAYERS = ("core", "pubsub")
 
 
 def free_port() -> int:

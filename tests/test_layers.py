@@ -1,4 +1,8 @@
-"""The channels-redis trap and its fix, against a real redis-server."""
+"""The channels-redis trap and its fix, against a real redis-server.
+
+About livepush.layers itself (and plain channels-redis beside it), in process: not run per
+``live_layer``, which picks the layer of the live servers.
+"""
 
 from __future__ import annotations
 
