@@ -20,7 +20,14 @@ from django.test import override_settings
 
 from livepush.tokens import issue_access_token
 
-from .servers import LIVE_LAYERS, AsgiServer, RedisServer, create_database, manage
+from .servers import (
+    LIVE_LAYERS,
+    AsgiServer,
+    RedisSentinel,
+    RedisServer,
+    create_database,
+    manage,
+)
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +36,21 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisSentinel]:
+    """A Redis Sentinel and the master it monitors, a redis-server of its own (so the sentinel's
+    PINGs, INFOs and hellos stay out of the Redis whose commands test_broadcast_many counts)."""
+    master = RedisServer(tmp_path_factory.mktemp("sentinel-master"))
+    master.start()
+    sentinel = RedisSentinel(tmp_path_factory.mktemp("sentinel"), master)
+    try:
+        sentinel.start()
+        yield sentinel
+    finally:
+        sentinel.stop()
+        master.stop()
 
 
 @pytest.fixture(scope="session")
