@@ -3,7 +3,8 @@
 The live tests steer the server processes through environment variables:
 LIVEPUSH_TEST_DB (SQLite file), LIVEPUSH_TEST_REDIS_URL (the Redis of the channel layer; the
 in-memory layer without it), LIVEPUSH_TEST_LAYER (which Redis layer configuration, see
-``_redis_layer`` below; "core" by default), LIVEPUSH_TEST_HEARTBEAT ("interval,timeout" seconds),
+``_redis_layer`` below; "core" by default; "sentinel" with LIVEPUSH_TEST_SENTINEL, "host:port"
+of a Redis Sentinel, instead of the URL), LIVEPUSH_TEST_HEARTBEAT ("interval,timeout" seconds),
 LIVEPUSH_TEST_PRESENCE ("ttl,grace,sweep" seconds; presence is off without it).
 """
 
@@ -75,12 +76,30 @@ def _redis_layer(name: str, host: str, port: int) -> dict[str, object]:
         }
     raise ImproperlyConfigured(
         f"LIVEPUSH_TEST_LAYER={name!r} is not a layer of the test project: use 'core', "
-        "'pubsub' or 'seed'."
+        "'pubsub', 'seed' or 'sentinel' (with LIVEPUSH_TEST_SENTINEL)."
     )
 
 
 _redis_url = os.environ.get("LIVEPUSH_TEST_REDIS_URL")
-if _redis_url:
+_sentinel = os.environ.get("LIVEPUSH_TEST_SENTINEL")
+if os.environ.get("LIVEPUSH_TEST_LAYER") == "sentinel":
+    if not _sentinel:
+        raise ImproperlyConfigured("LIVEPUSH_TEST_LAYER='sentinel' needs LIVEPUSH_TEST_SENTINEL.")
+    # The master's address comes from the sentinel (tests.servers.RedisSentinel names it
+    # "mymaster"); presence finds it through the same host dict.
+    _host, _, _port = _sentinel.partition(":")
+    CHANNEL_LAYERS = {
+        "default": redis_channel_layer(
+            [
+                {
+                    "sentinels": [(_host, int(_port))],
+                    "master_name": "mymaster",
+                    "sentinel_kwargs": {"socket_connect_timeout": 5.0},
+                }
+            ]
+        )
+    }
+elif _redis_url:
     _host, _, _port = _redis_url.removeprefix("redis://").partition(":")
     CHANNEL_LAYERS = {
         "default": _redis_layer(os.environ.get("LIVEPUSH_TEST_LAYER", "core"), _host, int(_port))
