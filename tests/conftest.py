@@ -20,7 +20,14 @@ from django.test import override_settings
 
 from livepush.tokens import issue_access_token
 
-from .servers import AsgiServer, RedisServer, create_database, manage
+from .servers import (
+    LIVE_LAYERS,
+    AsgiServer,
+    RedisSentinel,
+    RedisServer,
+    create_database,
+    manage,
+)
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +36,21 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisSentinel]:
+    """A Redis Sentinel and the master it monitors, a redis-server of its own (so the sentinel's
+    PINGs, INFOs and hellos stay out of the Redis whose commands test_broadcast_many counts)."""
+    master = RedisServer(tmp_path_factory.mktemp("sentinel-master"))
+    master.start()
+    sentinel = RedisSentinel(tmp_path_factory.mktemp("sentinel"), master)
+    try:
+        sentinel.start()
+        yield sentinel
+    finally:
+        sentinel.stop()
+        master.stop()
 
 
 @pytest.fixture(scope="session")
@@ -58,10 +80,30 @@ def db_users(transactional_db: None) -> dict[str, Any]:
     }
 
 
+@pytest.fixture(scope="session", params=LIVE_LAYERS)
+def live_layer(request: pytest.FixtureRequest) -> str:
+    """The channel layer of the live servers: every test that starts one runs once with each.
+
+    "core" is livepush.layers.RedisChannelLayer (``redis_channel_layer()``), "pubsub"
+    channels-redis's RedisPubSubChannelLayer (tests/project/settings.py). Session-scoped, so
+    pytest runs every test of one layer, then every test of the other, and keeps one set of
+    servers at a time.
+    """
+    return str(request.param)
+
+
 @pytest.fixture(scope="session")
-def live_env(redis_server: RedisServer, live_db: tuple[Path, dict[str, int]]) -> dict[str, str]:
-    """Environment for every process of the live project: same database, same Redis."""
+def redis_env(redis_server: RedisServer, live_db: tuple[Path, dict[str, int]]) -> dict[str, str]:
+    """Environment for a process of the live project (same database, same Redis) with the
+    default layer, for tests about one layer configuration; the others use ``live_env``."""
     return {"LIVEPUSH_TEST_DB": str(live_db[0]), "LIVEPUSH_TEST_REDIS_URL": redis_server.url}
+
+
+@pytest.fixture(scope="session")
+def live_env(redis_env: dict[str, str], live_layer: str) -> dict[str, str]:
+    """Environment for every process of the live project: same database, same Redis, the
+    ``live_layer`` of this run."""
+    return {**redis_env, "LIVEPUSH_TEST_LAYER": live_layer}
 
 
 @pytest.fixture(scope="session")

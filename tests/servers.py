@@ -1,4 +1,5 @@
-"""Real services for the tests: a redis-server and daphne, each on a free port of its own.
+"""Real services for the tests: a redis-server, a Redis Sentinel and daphne, each on a free port
+of its own.
 
 Nothing here uses a fixed port or the machine's own Redis on 6379.
 """
@@ -14,11 +15,15 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT = 30.0
+#: The channel layers the real-socket suite runs over (LIVEPUSH_TEST_LAYER, see
+#: tests/project/settings.py): livepush.layers.RedisChannelLayer and RedisPubSubChannelLayer.
+LIVE_LAYERS = ("core", "pubsub")
 
 
 def free_port() -> int:
@@ -124,6 +129,68 @@ class RedisServer:
         """Start redis-server again on the same port (after :meth:`kill` or :meth:`stop`)."""
         self.kill()
         self.start()
+
+
+class RedisSentinel:
+    """A Redis Sentinel (``redis-server --sentinel``) monitoring ``master`` as ``master_name``.
+
+    It rewrites its config file, so the file lives in ``workdir``. A quorum of 1: this one
+    sentinel is enough to agree on the master.
+    """
+
+    def __init__(self, workdir: Path, master: RedisServer, master_name: str = "mymaster") -> None:
+        self.workdir = workdir
+        self.master = master
+        self.master_name = master_name
+        self.port = free_port()
+        self.config = workdir / "sentinel.conf"
+        self.log = workdir / "sentinel.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        """``host:port``, as LIVEPUSH_TEST_SENTINEL takes it."""
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def host(self) -> dict[str, Any]:
+        """The channels-redis host dict that reaches the master through this sentinel."""
+        return {"sentinels": [("127.0.0.1", self.port)], "master_name": self.master_name}
+
+    def start(self) -> None:
+        self.config.write_text(
+            f"port {self.port}\n"
+            "bind 127.0.0.1\n"
+            f"dir {self.workdir}\n"
+            f"logfile {self.log}\n"
+            f"sentinel monitor {self.master_name} 127.0.0.1 {self.master.port} 1\n"
+        )
+        self.proc = subprocess.Popen(
+            [redis_binary(), str(self.config), "--sentinel"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        self.log.touch()
+        _wait_until(self.knows_master, self.proc, "redis-server --sentinel", self.log)
+
+    def command(self, *args: str) -> bytes:
+        """Send one inline command and return the raw reply."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+            sock.sendall((" ".join(args) + "\r\n").encode())
+            return sock.recv(65536)
+
+    def knows_master(self) -> bool:
+        """Whether the sentinel answers with the master's address."""
+        try:
+            reply = self.command("SENTINEL", "get-master-addr-by-name", self.master_name)
+        except OSError:
+            return False
+        return str(self.master.port).encode() in reply
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
 
 
 def django_env(extra: Mapping[str, str], *, cwd: Path = ROOT) -> dict[str, str]:

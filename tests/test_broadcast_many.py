@@ -24,11 +24,17 @@ CONNECTED = 2000
 IDS = 10_000
 
 
-@pytest.fixture(scope="module")
-def many_env(redis_server, tmp_path_factory):
+@pytest.fixture(scope="session")
+def many_db(tmp_path_factory):
+    # Session-scoped: made once for both layers (pytest runs one layer's tests, then the other's).
     path = tmp_path_factory.mktemp("many") / "many.sqlite3"
-    ids = create_users(path, CONNECTED)
-    return {"LIVEPUSH_TEST_DB": str(path), "LIVEPUSH_TEST_REDIS_URL": redis_server.url}, ids
+    return path, create_users(path, CONNECTED)
+
+
+@pytest.fixture(scope="module")
+def many_env(many_db, live_env):
+    path, ids = many_db
+    return {**live_env, "LIVEPUSH_TEST_DB": str(path)}, ids
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,8 @@
-"""The demo in example_project/, run as a user would: daphne, a session login, a live push."""
+"""The demo in example_project/, run as a user would: daphne, a session login, a live push.
+
+With the demo's own settings (the in-memory layer, as ``scripts/demo.py`` runs it), not per
+``live_layer``: the test project's layers are covered by the rest of the real-socket suite.
+"""
 
 from __future__ import annotations
 

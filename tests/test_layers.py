@@ -1,4 +1,8 @@
-"""The channels-redis trap and its fix, against a real redis-server."""
+"""The channels-redis trap and its fix, against a real redis-server.
+
+About livepush.layers itself (and plain channels-redis beside it), in process: not run per
+``live_layer``, which picks the layer of the live servers.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import redis
 from channels_redis.core import RedisChannelLayer as PlainRedisChannelLayer
 
 from livepush.layers import (
+    DEFAULT_POOL_TIMEOUT,
     DEFAULT_SOCKET_TIMEOUT,
     RedisChannelLayer,
     normalize_hosts,
@@ -32,12 +37,13 @@ def test_normalize_hosts_accepts_every_channels_redis_form_and_keeps_given_value
     assert hosts[2]["socket_timeout"] == 3  # the caller's value wins
 
 
-def test_normalize_hosts_gives_sentinel_hosts_timeouts_but_no_pool_options():
-    sentinel = {"master_name": "mymaster", "sentinels": [("s1", 26379)]}
+def test_normalize_hosts_gives_sentinel_hosts_timeouts_and_pool_options():
+    sentinel = {"master_name": "mymaster", "sentinels": [("s1", 26379)], "max_connections": 7}
     (host,) = normalize_hosts([sentinel])
     assert host["socket_timeout"] == DEFAULT_SOCKET_TIMEOUT
-    assert "max_connections" not in host
-    assert "timeout" not in host
+    assert host["timeout"] == DEFAULT_POOL_TIMEOUT
+    assert host["max_connections"] == 7
+    assert host["sentinels"] == [("s1", 26379)]
 
 
 def test_normalize_hosts_refuses_a_bare_string():
@@ -54,14 +60,21 @@ def test_redis_channel_layer_builds_a_channel_layers_entry():
 
 
 @pytest.mark.redis
-async def test_idle_receive_dies_with_plain_channels_redis_and_survives_with_livepush(redis_server):
+async def test_idle_receive_dies_with_plain_channels_redis_and_survives_with_livepush(
+    redis_server, redis_sentinel
+):
     host = [("127.0.0.1", redis_server.port)]
     plain = PlainRedisChannelLayer(hosts=host)
     fixed = RedisChannelLayer(hosts=host)
+    # Through a Sentinel, the master's connections need the longer timeout too.
+    sentinel = RedisChannelLayer(hosts=[redis_sentinel.host])
     plain_channel = await plain.new_channel()
     fixed_channel = await fixed.new_channel()
+    sentinel_channel = await sentinel.new_channel()
     plain_receive = asyncio.ensure_future(plain.receive(plain_channel))
     fixed_receive = asyncio.ensure_future(fixed.receive(fixed_channel))
+    sentinel_receive = asyncio.ensure_future(sentinel.receive(sentinel_channel))
+    receives = (plain_receive, fixed_receive, sentinel_receive)
     try:
         # Idle for longer than redis-py 8's 5 s socket timeout: the duration is the test.
         await asyncio.sleep(6.5)
@@ -70,15 +83,39 @@ async def test_idle_receive_dies_with_plain_channels_redis_and_survives_with_liv
             assert plain_receive.done()
             assert isinstance(plain_receive.exception(), redis.exceptions.TimeoutError)
         assert not fixed_receive.done()
+        assert not sentinel_receive.done()
         await fixed.send(fixed_channel, {"type": "after.idle"})
+        await sentinel.send(sentinel_channel, {"type": "after.idle", "via": "sentinel"})
         assert await asyncio.wait_for(fixed_receive, WAIT) == {"type": "after.idle"}
+        expected = {"type": "after.idle", "via": "sentinel"}
+        assert await asyncio.wait_for(sentinel_receive, WAIT) == expected
     finally:
-        for task in (plain_receive, fixed_receive):
+        for task in receives:
             task.cancel()
-        await asyncio.gather(plain_receive, fixed_receive, return_exceptions=True)
+        await asyncio.gather(*receives, return_exceptions=True)
         await plain.flush()
-        await fixed.close_pools()
-        await plain.close_pools()
+        for layer in (fixed, plain, sentinel):
+            await layer.close_pools()
+
+
+@pytest.mark.redis
+async def test_a_burst_through_sentinel_waits_for_pooled_connections_instead_of_failing(
+    redis_sentinel,
+):
+    # channels-redis's SentinelConnectionPool is a plain ConnectionPool: MaxConnectionsError
+    # past max_connections, like the tuple hosts before the fix.
+    layer = RedisChannelLayer(hosts=[{**redis_sentinel.host, "max_connections": 2}], prefix="s")
+    channels = [await layer.new_channel() for _ in range(200)]
+    try:
+        await asyncio.gather(*(layer.group_add("burst", c) for c in channels))
+        await layer.group_send("burst", {"type": "hello"})
+        received = await asyncio.gather(*(layer.receive(c) for c in channels[:5]))
+        assert received == [{"type": "hello"}] * 5
+        # Through the sentinel to its master: the group is a key there.
+        assert redis_sentinel.master.command("EXISTS", "s:group:burst").startswith(b":1")
+    finally:
+        await layer.flush()
+        await layer.close_pools()
 
 
 @pytest.mark.redis

@@ -1,4 +1,7 @@
-"""Tests over real sockets: daphne in its own process, a real redis-server, websockets clients."""
+"""Tests over real sockets: daphne in its own process, a real redis-server, websockets clients.
+
+Every test here runs once per channel layer (``live_layer`` in conftest.py).
+"""
 
 from __future__ import annotations
 
@@ -172,6 +175,28 @@ async def test_push_after_connection_idle_longer_than_redis_socket_timeout(
             f"send_ws_message_to_user({live_user_ids['dave']}, 'MESSAGE_CREATED', {{'after': 'idle'}})"
         )
         assert await client.recv() == {"type": "MESSAGE_CREATED", "data": {"after": "idle"}}
+
+
+async def test_a_connect_after_the_last_connection_left_gets_pushes(
+    daphne_server, live_user_ids, token_for, push_from_other_process
+):
+    # The process's fan-out stops when its last connection leaves and starts again on the next
+    # connect; RedisPubSubChannelLayer used to refuse every connect after that (it forgets a
+    # channel whose receive was cancelled).
+    alice, bob = live_user_ids["alice"], live_user_ids["bob"]
+    async with ws_connect(daphne_server.url, token=token_for(alice)):
+        pass
+    async with (
+        ws_connect(daphne_server.url, token=token_for(alice)) as for_alice,
+        ws_connect(daphne_server.url, token=token_for(bob)) as for_bob,
+    ):
+        push_from_other_process(
+            "from livepush import send_ws_message_to_user; "
+            f"send_ws_message_to_user({bob}, 'MESSAGE_CREATED', {{'to': 'bob'}}); "
+            f"send_ws_message_to_user({alice}, 'MESSAGE_CREATED', {{'to': 'alice'}})"
+        )
+        assert await for_alice.recv() == {"type": "MESSAGE_CREATED", "data": {"to": "alice"}}
+        assert await for_bob.recv() == {"type": "MESSAGE_CREATED", "data": {"to": "bob"}}
 
 
 # Client frames ------------------------------------------------------------------------------

@@ -1,4 +1,8 @@
-"""Presence backends against their rules: the in-memory one and Redis (a real redis-server)."""
+"""Presence backends against their rules: the in-memory one and Redis (a real redis-server).
+
+No channel layer is involved (the backends talk to Redis themselves), so nothing here runs per
+``live_layer``; presence through each layer is in test_presence_live.py.
+"""
 
 from __future__ import annotations
 

@@ -122,7 +122,8 @@ async def test_redis_flush_is_repaired_by_presence_and_the_fanout(
             while not await _is_online(redis_server, alice):  # noqa: ASYNC110
                 await asyncio.sleep(0.1)  # polling Redis, which has no event to await
             # The fan-out: its next probe finds its memberships gone and joins its groups
-            # again. Pushes sent before that are lost, so push until one arrives.
+            # again (the pub/sub layer's subscriptions are not data: none is lost). Pushes sent
+            # before that are lost, so push until one arrives.
             await _pushes_arrive(observer, marker)
         # alice's leaving reaches the observer (after the CONNECTED the repair may announce).
         while await presence_events(observer, alice) != DISCONNECTED:

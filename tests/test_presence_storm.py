@@ -1,12 +1,12 @@
 """A connect storm with presence on: each client gets a bounded number of presence frames.
 
 STORM_USERS distinct users connect at once to one daphne process (in-memory channel layer and
-presence, so the storm measures presence, not the Redis pool). With the default audience every
-join goes to everyone; one frame per window carries all of them, so a client gets at most one
-PRESENCE_DIFF per window, however many users connect: at most ``elapsed / PRESENCE_WINDOW + 2``
-frames in ``elapsed`` seconds (windows are at least PRESENCE_WINDOW apart, +1 for the window open
-at the start, +1 for the timer's clock resolution). Before, each client got one frame per other
-user: STORM_USERS frames.
+presence, so the storm measures presence, not the Redis pool; hence not per ``live_layer``). With
+the default audience every join goes to everyone; one frame per window carries all of them, so a
+client gets at most one PRESENCE_DIFF per window, however many users connect: at most
+``elapsed / PRESENCE_WINDOW + 2`` frames in ``elapsed`` seconds (windows are at least
+PRESENCE_WINDOW apart, +1 for the window open at the start, +1 for the timer's clock resolution).
+Before, each client got one frame per other user: STORM_USERS frames.
 
 The same storm runs with presence off; the time to all-connected and the server's CPU time of
 both are printed (measured, not asserted).

@@ -1,6 +1,6 @@
 """Redis killed and started again under live connections, and Redis down during a push and a
-connect: one daphne process (presence on) and a redis-server of this module's own, which the
-tests SIGKILL and start again on the same port.
+connect: daphne (presence on) and a redis-server of this module's own, which the tests SIGKILL
+and start again on the same port. Once per channel layer (``live_layer`` in conftest.py).
 
 Figures (pushes lost, time to recover, time to fail) are printed, not asserted.
 """
@@ -59,10 +59,13 @@ def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
 
 
 @pytest.fixture(scope="module")
-def env(redis: RedisServer, live_db: tuple[Path, dict[str, int]]) -> dict[str, str]:
+def env(
+    redis: RedisServer, live_db: tuple[Path, dict[str, int]], live_layer: str
+) -> dict[str, str]:
     return {
         "LIVEPUSH_TEST_DB": str(live_db[0]),
         "LIVEPUSH_TEST_REDIS_URL": redis.url,
+        "LIVEPUSH_TEST_LAYER": live_layer,
         **PRESENCE,
     }
 
@@ -70,6 +73,20 @@ def env(redis: RedisServer, live_db: tuple[Path, dict[str, int]]) -> dict[str, s
 @pytest.fixture(scope="module")
 def server(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[AsgiServer]:
     server = AsgiServer(tmp_path_factory.mktemp("daphne-faults"), env)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fresh_server(env: dict[str, str], tmp_path: Path) -> Iterator[AsgiServer]:
+    """A daphne process of the test's own, which holds no group membership yet.
+
+    For the connects while Redis is down: a process already in a connection's groups lets it
+    in without Redis, and one of the module's server could still be in them from the test
+    before (a connection whose close it had not handled when Redis was killed).
+    """
+    server = AsgiServer(tmp_path, env)
     server.start()
     yield server
     server.stop()
@@ -223,21 +240,21 @@ def test_a_push_while_redis_is_down_raises_push_error(redis_up, env, live_user_i
 
 
 async def test_a_connect_while_redis_is_down_is_refused_with_4000(
-    server, redis_up, live_user_ids, token_for
+    fresh_server, redis_up, live_user_ids, token_for
 ):
     redis_up.kill()
     start = time.monotonic()
-    async with ws_connect(server.url, token=token_for(live_user_ids["alice"])) as client:
+    async with ws_connect(fresh_server.url, token=token_for(live_user_ids["alice"])) as client:
         assert await client.closed_with() == 4000
     print(f"redis down: a connect was refused with 4000 after {time.monotonic() - start:.2f}s")
 
 
 async def test_a_connect_while_redis_is_down_succeeds_when_it_comes_back_in_time(
-    server, redis_up, env, live_user_ids, token_for
+    fresh_server, redis_up, env, live_user_ids, token_for
 ):
     alice = live_user_ids["alice"]
     redis_up.kill()
-    connecting = asyncio.create_task(_connect_and_get_a_push(server, env, alice, token_for))
+    connecting = asyncio.create_task(_connect_and_get_a_push(fresh_server, env, alice, token_for))
     # Redis comes back while the connect waits for it (Fanout.join_timeout, 5 s).
     await asyncio.sleep(0.5)
     redis_up.restart()

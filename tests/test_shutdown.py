@@ -12,7 +12,7 @@ from livepush.checks import check_settings
 from livepush.protocol import CloseCode
 
 from .helpers import WAIT, Client, ws_connect
-from .servers import AsgiServer
+from .servers import LIVE_LAYERS, AsgiServer
 
 pytestmark = [pytest.mark.live]
 
@@ -39,12 +39,20 @@ def _tokens(live_user_ids, token_for) -> list[str]:
     return [token_for(uid) for uid in [*active, *active]]
 
 
-@pytest.mark.parametrize("layer_kind", ["memory", pytest.param("redis", marks=pytest.mark.redis)])
+# The in-memory layer and each Redis layer of the real-socket suite, as explicit parameters (not
+# ``live_env``, which would run the in-memory case once per Redis layer); only the Redis cases
+# start a redis-server.
+LAYERS = ["memory", *(pytest.param(name, marks=pytest.mark.redis) for name in LIVE_LAYERS)]
+
+
+@pytest.mark.parametrize("layer", LAYERS)
 @pytest.mark.parametrize("server", SERVERS)
 async def test_sigterm_closes_every_connection_with_the_restart_code_then_the_server_exits(
-    server, layer_kind, live_env, live_user_ids, token_for, tmp_path
+    server, layer, live_db, live_user_ids, token_for, tmp_path, request
 ):
-    env = live_env if layer_kind == "redis" else {"LIVEPUSH_TEST_DB": live_env["LIVEPUSH_TEST_DB"]}
+    env = {"LIVEPUSH_TEST_DB": str(live_db[0])}
+    if layer != "memory":
+        env = {**request.getfixturevalue("redis_env"), "LIVEPUSH_TEST_LAYER": layer}
     asgi = AsgiServer(tmp_path, env, server=server)
     asgi.start()
     assert asgi.proc is not None

@@ -9,6 +9,10 @@ user ids (the 2,000 connected among them) reaches each connected user exactly on
 Connects are admitted first come, first served, a bounded number at a time, so the first are
 accepted first and only the tail waits (before that, every connect of a 2,000 storm progressed
 together and all missed daphne's 5 s handshake timeout). ``LIVEPUSH_STORM`` sets the size.
+
+Only with livepush's RedisChannelLayer, not over ``live_layer`` like the rest of the real-socket
+suite: the storm is about that layer's waiting pool, and twice the suite's heaviest test would
+not pay for itself.
 """
 
 from __future__ import annotations

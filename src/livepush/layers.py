@@ -7,9 +7,10 @@ tuple host form of the Channels docs and with ``redis://`` URLs alike. And redis
 ``ConnectionPool`` raises ``MaxConnectionsError`` instead of waiting when a burst of connects
 needs more than ``max_connections`` at once.
 
-:class:`RedisChannelLayer` fixes both: every host gets a socket timeout longer than the blocking
-pop (unless one is given) and a pool that waits for a free connection. :func:`redis_channel_layer`
-builds the ``CHANNEL_LAYERS`` entry for it from the same ``hosts`` the docs show::
+:class:`RedisChannelLayer` fixes both: every host, Sentinel-managed ones included, gets a socket
+timeout longer than the blocking pop (unless one is given) and a pool that waits for a free
+connection. :func:`redis_channel_layer` builds the ``CHANNEL_LAYERS`` entry for it from the same
+``hosts`` the docs show::
 
     CHANNEL_LAYERS = {"default": redis_channel_layer([(REDIS_HOST, 6379)])}
 """
@@ -21,6 +22,7 @@ from typing import Any, Final
 
 from channels_redis.core import RedisChannelLayer as _ChannelsRedisLayer
 from redis import asyncio as aioredis
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 
 __all__ = [
     "DEFAULT_MAX_CONNECTIONS",
@@ -66,15 +68,32 @@ def normalize_hosts(hosts: Sequence[HostSpec] | None) -> list[dict[str, Any]]:
             host = {"address": entry}
         else:
             raise TypeError(f"Cannot use {entry!r} as a Redis host: give (host, port) or a URL.")
-        # Sentinel-managed connections get redis-py 8's 5 s default too.
+        # Sentinel-managed connections to the master get redis-py 8's 5 s default too, and
+        # channels-redis's SentinelConnectionPool raises MaxConnectionsError like any other.
         host.setdefault("socket_timeout", DEFAULT_SOCKET_TIMEOUT)
         host.setdefault("socket_connect_timeout", DEFAULT_SOCKET_CONNECT_TIMEOUT)
         host.setdefault("socket_keepalive", True)
-        if "master_name" not in host:
-            host.setdefault("max_connections", DEFAULT_MAX_CONNECTIONS)
-            host.setdefault("timeout", DEFAULT_POOL_TIMEOUT)
+        host.setdefault("max_connections", DEFAULT_MAX_CONNECTIONS)
+        host.setdefault("timeout", DEFAULT_POOL_TIMEOUT)
         result.append(host)
     return result
+
+
+class _BlockingSentinelConnectionPool(SentinelConnectionPool, aioredis.BlockingConnectionPool):
+    """A pool of connections to the master a Sentinel names that waits for a free connection.
+
+    redis-py has no such class: SentinelConnectionPool finds the master, BlockingConnectionPool
+    (next in the MRO, under ConnectionPool) takes ``max_connections`` and ``timeout`` and waits.
+    """
+
+    async def disconnect(self, inuse_connections: bool = True) -> None:
+        await super().disconnect(inuse_connections)
+        if inuse_connections:
+            # Closing the pool (channels-redis's close_pools, at the end of every sync push's
+            # event loop) closes the connections to the sentinels too; channels-redis leaves
+            # them to the garbage collector. They reconnect if the pool is used again.
+            for client in self.sentinel_manager.sentinels:
+                await client.connection_pool.disconnect()
 
 
 class RedisChannelLayer(_ChannelsRedisLayer):  # type: ignore[misc]
@@ -84,11 +103,15 @@ class RedisChannelLayer(_ChannelsRedisLayer):  # type: ignore[misc]
         super().__init__(hosts=normalize_hosts(hosts), **kwargs)
 
     def create_pool(self, index: int) -> Any:
+        # Blocking pools wait up to ``timeout`` for a free connection where ConnectionPool and
+        # SentinelConnectionPool raise MaxConnectionsError at once.
         host = dict(self.hosts[index])
-        if "master_name" in host:
-            return super().create_pool(index)
-        # BlockingConnectionPool waits up to ``timeout`` for a free connection where
-        # ConnectionPool raises MaxConnectionsError at once.
+        master_name = host.pop("master_name", None)
+        if master_name is not None:
+            # As channels-redis builds it (channels_redis.utils.create_pool), but blocking.
+            sentinels, options = host.pop("sentinels"), host.pop("sentinel_kwargs", None)
+            sentinel = Sentinel(sentinels, sentinel_kwargs=options)  # type: ignore[no-untyped-call]
+            return _BlockingSentinelConnectionPool(master_name, sentinel, **host)  # type: ignore[no-untyped-call]
         address = host.pop("address", None)
         if address is not None:
             return aioredis.BlockingConnectionPool.from_url(address, **host)

@@ -1,15 +1,18 @@
 """Settings of the test project, for pytest and for the daphne servers the live tests start.
 
 The live tests steer the server processes through environment variables:
-LIVEPUSH_TEST_DB (SQLite file), LIVEPUSH_TEST_REDIS_URL (use Redis through
-livepush.layers.redis_channel_layer), LIVEPUSH_TEST_HEARTBEAT ("interval,timeout" seconds),
-LIVEPUSH_TEST_PRESENCE ("ttl,grace,sweep" seconds; presence is off without it),
-LIVEPUSH_TEST_LAYER ("seed" or "pubsub": another Redis layer configuration).
+LIVEPUSH_TEST_DB (SQLite file), LIVEPUSH_TEST_REDIS_URL (the Redis of the channel layer; the
+in-memory layer without it), LIVEPUSH_TEST_LAYER (which Redis layer configuration, see
+``_redis_layer`` below; "core" by default; "sentinel" with LIVEPUSH_TEST_SENTINEL, "host:port"
+of a Redis Sentinel, instead of the URL), LIVEPUSH_TEST_HEARTBEAT ("interval,timeout" seconds),
+LIVEPUSH_TEST_PRESENCE ("ttl,grace,sweep" seconds; presence is off without it).
 """
 
 from __future__ import annotations
 
 import os
+
+from django.core.exceptions import ImproperlyConfigured
 
 from livepush.layers import redis_channel_layer
 
@@ -49,28 +52,58 @@ DATABASES = {
     }
 }
 
+
+def _redis_layer(name: str, host: str, port: int) -> dict[str, object]:
+    """The ``CHANNEL_LAYERS`` entry of the Redis layer configuration ``name``.
+
+    "core" (the default): livepush.layers.redis_channel_layer with the seed's (host, port) tuple,
+    made safe by the helper (channels_redis#422); "pubsub": channels-redis's
+    RedisPubSubChannelLayer as its docs configure it. The real-socket suite runs over both
+    (tests/conftest.py, ``live_layer``). "seed": the seed system's plain channels-redis layer with
+    tuple hosts (tests/test_layer_configs.py).
+    """
+    if name == "core":
+        return redis_channel_layer([(host, port)])
+    if name == "pubsub":
+        return {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [(host, port)]},
+        }
+    if name == "seed":
+        return {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [(host, port)]},
+        }
+    raise ImproperlyConfigured(
+        f"LIVEPUSH_TEST_LAYER={name!r} is not a layer of the test project: use 'core', "
+        "'pubsub', 'seed' or 'sentinel' (with LIVEPUSH_TEST_SENTINEL)."
+    )
+
+
 _redis_url = os.environ.get("LIVEPUSH_TEST_REDIS_URL")
-if _redis_url:
-    # The seed's (host, port) tuple form, made safe by the helper (channels_redis#422).
+_sentinel = os.environ.get("LIVEPUSH_TEST_SENTINEL")
+if os.environ.get("LIVEPUSH_TEST_LAYER") == "sentinel":
+    if not _sentinel:
+        raise ImproperlyConfigured("LIVEPUSH_TEST_LAYER='sentinel' needs LIVEPUSH_TEST_SENTINEL.")
+    # The master's address comes from the sentinel (tests.servers.RedisSentinel names it
+    # "mymaster"); presence finds it through the same host dict.
+    _host, _, _port = _sentinel.partition(":")
+    CHANNEL_LAYERS = {
+        "default": redis_channel_layer(
+            [
+                {
+                    "sentinels": [(_host, int(_port))],
+                    "master_name": "mymaster",
+                    "sentinel_kwargs": {"socket_connect_timeout": 5.0},
+                }
+            ]
+        )
+    }
+elif _redis_url:
     _host, _, _port = _redis_url.removeprefix("redis://").partition(":")
-    CHANNEL_LAYERS = {"default": redis_channel_layer([(_host, int(_port))])}
-    # LIVEPUSH_TEST_LAYER picks another configuration users have: "seed" is the seed system's
-    # plain channels-redis layer with tuple hosts, "pubsub" channels-redis's pub/sub layer.
-    _layer = os.environ.get("LIVEPUSH_TEST_LAYER")
-    if _layer == "seed":
-        CHANNEL_LAYERS = {
-            "default": {
-                "BACKEND": "channels_redis.core.RedisChannelLayer",
-                "CONFIG": {"hosts": [(_host, int(_port))]},
-            }
-        }
-    elif _layer == "pubsub":
-        CHANNEL_LAYERS = {
-            "default": {
-                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-                "CONFIG": {"hosts": [(_host, int(_port))]},
-            }
-        }
+    CHANNEL_LAYERS = {
+        "default": _redis_layer(os.environ.get("LIVEPUSH_TEST_LAYER", "core"), _host, int(_port))
+    }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
