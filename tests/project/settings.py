@@ -4,7 +4,9 @@ The live tests steer the server processes through environment variables:
 LIVEPUSH_TEST_DB (SQLite file), LIVEPUSH_TEST_REDIS_URL (use Redis through
 livepush.layers.redis_channel_layer), LIVEPUSH_TEST_HEARTBEAT ("interval,timeout" seconds),
 LIVEPUSH_TEST_PRESENCE ("ttl,grace,sweep" seconds; presence is off without it),
-LIVEPUSH_TEST_LAYER ("seed" or "pubsub": another Redis layer configuration).
+LIVEPUSH_TEST_LAYER ("seed" or "pubsub": another Redis layer configuration),
+LIVEPUSH_TEST_PROCESS_CAPACITY (messages a server process's channel may hold in Redis, for the
+default layer).
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ _redis_url = os.environ.get("LIVEPUSH_TEST_REDIS_URL")
 if _redis_url:
     # The seed's (host, port) tuple form, made safe by the helper (channels_redis#422).
     _host, _, _port = _redis_url.removeprefix("redis://").partition(":")
-    CHANNEL_LAYERS = {"default": redis_channel_layer([(_host, int(_port))])}
+    _capacity = os.environ.get("LIVEPUSH_TEST_PROCESS_CAPACITY")
+    _config = {"channel_capacity": {"*!*": int(_capacity)}} if _capacity else {}
+    CHANNEL_LAYERS = {"default": redis_channel_layer([(_host, int(_port))], **_config)}
     # LIVEPUSH_TEST_LAYER picks another configuration users have: "seed" is the seed system's
     # plain channels-redis layer with tuple hosts, "pubsub" channels-redis's pub/sub layer.
     _layer = os.environ.get("LIVEPUSH_TEST_LAYER")
