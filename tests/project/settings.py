@@ -6,12 +6,14 @@ livepush.layers.redis_channel_layer), LIVEPUSH_TEST_HEARTBEAT ("interval,timeout
 LIVEPUSH_TEST_PRESENCE ("ttl,grace,sweep" seconds; presence is off without it),
 LIVEPUSH_TEST_LAYER ("seed" or "pubsub": another Redis layer configuration),
 LIVEPUSH_TEST_PROCESS_CAPACITY (messages a server process's channel may hold in Redis, for the
-default layer).
+default layer), LIVEPUSH_TEST_SOCKET_TIMEOUT (the default layer's redis-py socket_timeout in
+seconds, or "none").
 """
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from livepush.layers import redis_channel_layer
 
@@ -57,7 +59,12 @@ if _redis_url:
     _host, _, _port = _redis_url.removeprefix("redis://").partition(":")
     _capacity = os.environ.get("LIVEPUSH_TEST_PROCESS_CAPACITY")
     _config = {"channel_capacity": {"*!*": int(_capacity)}} if _capacity else {}
-    CHANNEL_LAYERS = {"default": redis_channel_layer([(_host, int(_port))], **_config)}
+    _hosts: list[Any] = [(_host, int(_port))]
+    _timeout = os.environ.get("LIVEPUSH_TEST_SOCKET_TIMEOUT")
+    if _timeout:
+        _socket_timeout = None if _timeout == "none" else float(_timeout)
+        _hosts = [{"host": _host, "port": int(_port), "socket_timeout": _socket_timeout}]
+    CHANNEL_LAYERS = {"default": redis_channel_layer(_hosts, **_config)}
     # LIVEPUSH_TEST_LAYER picks another configuration users have: "seed" is the seed system's
     # plain channels-redis layer with tuple hosts, "pubsub" channels-redis's pub/sub layer.
     _layer = os.environ.get("LIVEPUSH_TEST_LAYER")
