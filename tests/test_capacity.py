@@ -167,7 +167,9 @@ def layer_env(request, live_env) -> dict[str, str]:
         "tiny": {"LIVEPUSH_TEST_PROCESS_CAPACITY": "10"},
         "seed": {"LIVEPUSH_TEST_LAYER": "seed"},
     }[request.param]
-    return {**live_env, **extra}
+    # Exactly these layers, whatever layer the rest of the live suite runs with.
+    base = {k: v for k, v in live_env.items() if k != "LIVEPUSH_TEST_LAYER"}
+    return {**base, **extra}
 
 
 @pytest.fixture(scope="module")
