@@ -32,6 +32,10 @@ CHANNELS_REDIS = {
     }
 }
 
+#: channels-redis's own layer with a socket timeout that W002 accepts.
+SAFE_HOSTS = {"hosts": [{"address": "redis://localhost", "socket_timeout": 15}]}
+SAFE_CHANNELS_REDIS = {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": SAFE_HOSTS}
+
 #: W002 is only raised with redis-py 8, whose 5 s socket timeout is the trap.
 NEEDS_REDIS_8 = pytest.mark.skipif(
     int(redis.__version__.split(".")[0]) < 8, reason="W002 only applies to redis-py >= 8"
@@ -186,12 +190,37 @@ CASES = [
     pytest.param({}, {"DEBUG": False}, ["livepush.W001"], id="W001"),
     pytest.param(
         {},
+        # The seed's configuration: redis-py 8's timeout, and channels-redis's capacity of 100.
         {"CHANNEL_LAYERS": CHANNELS_REDIS},
-        ["livepush.W002"],
+        ["livepush.W002", "livepush.W004"],
         id="W002",
         marks=NEEDS_REDIS_8,
     ),
     pytest.param({"JWT_SIGNING_KEY": "short"}, {}, ["livepush.W003"], id="W003"),
+    pytest.param(
+        {},
+        {"CHANNEL_LAYERS": {"default": redis_channel_layer(channel_capacity={"*!*": 100})}},
+        ["livepush.W004"],
+        id="W004",
+    ),
+    pytest.param(
+        {},
+        {"CHANNEL_LAYERS": {"default": redis_channel_layer(channel_capacity={"specific.*": 500})}},
+        ["livepush.W004"],
+        id="W004-a-pattern-of-yours",
+    ),
+    pytest.param(
+        {},
+        {"CHANNEL_LAYERS": {"default": SAFE_CHANNELS_REDIS}},
+        ["livepush.W004"],
+        id="W004-channels-redis-default-capacity",
+    ),
+    pytest.param(
+        {},
+        {"CHANNEL_LAYERS": {"default": redis_channel_layer(capacity=100)}},
+        ["livepush.W004"],
+        id="W004-capacity",
+    ),
     pytest.param(
         {"JWT_ALGORITHMS": ["HS512"], "JWT_SIGNING_KEY": b"k" * 48},
         {},
@@ -248,12 +277,7 @@ def test_check_is_registered_with_django() -> None:
         ),
         pytest.param({"default": redis_channel_layer([("localhost", 6379)])}, id="helper"),
         pytest.param(
-            {
-                "default": {
-                    "BACKEND": "channels_redis.core.RedisChannelLayer",
-                    "CONFIG": {"hosts": [{"address": "redis://localhost", "socket_timeout": 15}]},
-                }
-            },
+            {"default": {**SAFE_CHANNELS_REDIS, "CONFIG": {**SAFE_HOSTS, "capacity": 10_000}}},
             id="socket-timeout-15",
         ),
     ],
@@ -267,7 +291,7 @@ def test_w002_raised_for_a_host_dict_with_the_default_timeout() -> None:
     layers = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": "redis://localhost"}]},
+            "CONFIG": {"hosts": [{"address": "redis://localhost"}], "capacity": 10_000},
         }
     }
     assert ids(CHANNEL_LAYERS=layers) == ["livepush.W002"]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from channels.layers import InMemoryChannelLayer
 
-from livepush._fanout import Fanout
+from livepush._fanout import Fanout, JoinTimeout
 from livepush.protocol import PROCESSES_GROUP
 
 from .helpers import WAIT
@@ -25,6 +26,38 @@ class Receiver:
 
 def push(group: str, text: str) -> dict[str, str]:
     return {"type": "livepush.push", "group": group, "text": text}
+
+
+class HungLayer(InMemoryChannelLayer):
+    """The in-memory layer, with group_add waiting while ``hung`` (a Redis that accepts and never
+    replies) and failing at once while ``down``; it counts new channels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answering = asyncio.Event()
+        self.answering.set()
+        self.down = False
+        self.new_channels = 0
+        #: Set when a group_add is waiting for the layer to answer.
+        self.waiting = asyncio.Event()
+
+    def hang(self) -> None:
+        self.answering.clear()
+
+    def answer(self) -> None:
+        self.answering.set()
+
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        self.new_channels += 1
+        return await super().new_channel(prefix)
+
+    async def group_add(self, group: str, channel: str) -> None:
+        if self.down:
+            raise ConnectionError("refused")
+        if not self.answering.is_set():
+            self.waiting.set()
+        await self.answering.wait()
+        await super().group_add(group, channel)
 
 
 async def test_one_layer_member_per_group_however_many_connections():
@@ -113,7 +146,10 @@ async def test_lost_memberships_are_noticed_and_joined_again(caplog):
     member = Receiver()
     await fanout.join("user_1", member)
     try:
-        await layer.flush()  # what a Redis FLUSHALL or restart does to the memberships
+        # What a Redis FLUSHALL or restart does to the memberships. (Not layer.flush(): the
+        # in-memory layer's would also orphan the fan-out's receive, if it is already waiting.)
+        for group in list(layer.groups):
+            await layer.group_discard(group, fanout.channel)
         assert await fanout.check_memberships() is False
         assert "lost this process's group memberships" in caplog.text
         await layer.group_send("user_1", push("user_1", "after the flush"))
@@ -156,3 +192,68 @@ async def test_a_push_to_several_groups_reaches_each_local_member_once():
         ]:
             await fanout.leave(name, member)
     assert layer.groups == {}
+
+
+async def test_a_join_while_the_layer_hangs_gives_up_at_join_timeout():
+    layer = HungLayer()
+    fanout = Fanout(layer)
+    fanout.join_timeout = 0.2  # the layer never answers: the bound is the point
+    member = Receiver()
+    layer.hang()
+    with pytest.raises(JoinTimeout, match=r"did not answer within 0.2 s"):
+        await fanout.join("user_1", member)
+    await fanout.leave("user_1", member)
+    # Once the layer answers, the next start keeps the channel of the try cut short (which a
+    # hung Redis may still carry out) instead of adding a second one to the groups.
+    layer.answer()
+    await fanout.join("user_1", member)
+    try:
+        assert layer.new_channels == 1
+        await layer.group_send("user_1", push("user_1", "after"))
+        assert await asyncio.wait_for(member.frames.get(), WAIT) == "after"
+    finally:
+        await fanout.leave("user_1", member)
+
+
+async def test_a_join_queued_behind_a_hung_one_gives_up_at_its_own_deadline():
+    layer = HungLayer()
+    fanout = Fanout(layer)
+    first, second = Receiver(), Receiver()
+    fanout.join_timeout = 30.0
+    layer.hang()
+    stuck = asyncio.ensure_future(fanout.join("g", first))
+    await asyncio.wait_for(layer.waiting.wait(), WAIT)
+    assert fanout.groups["g"].lock.locked()  # the first join holds it, waiting for the layer
+    fanout.join_timeout = 0.2
+    with pytest.raises(JoinTimeout):
+        await fanout.join("g", second)
+    layer.answer()
+    await asyncio.wait_for(stuck, WAIT)
+    try:
+        assert fanout.groups["g"].joined
+    finally:
+        await fanout.leave("g", first)
+        await fanout.leave("g", second)
+
+
+async def test_a_join_while_the_layer_refuses_retries_then_raises_its_error():
+    layer = HungLayer()
+    fanout = Fanout(layer)
+    fanout.join_timeout, fanout.retry_delay = 0.3, 0.1
+    layer.down = True
+    with pytest.raises(ConnectionError, match="refused"):
+        await fanout.join("g", Receiver())
+
+
+async def test_a_join_timeout_of_0_makes_one_try_bounded_by_the_layer_alone():
+    layer = HungLayer()
+    fanout = Fanout(layer)
+    fanout.join_timeout = 0
+    member = Receiver()
+    layer.hang()
+    joining = asyncio.ensure_future(fanout.join("g", member))
+    await asyncio.wait_for(layer.waiting.wait(), WAIT)  # not cancelled before it even tried
+    assert not joining.done()
+    layer.answer()
+    await asyncio.wait_for(joining, WAIT)
+    await fanout.leave("g", member)

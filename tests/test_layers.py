@@ -14,7 +14,9 @@ from channels_redis.core import RedisChannelLayer as PlainRedisChannelLayer
 
 from livepush.layers import (
     DEFAULT_POOL_TIMEOUT,
+    DEFAULT_PROCESS_CAPACITY,
     DEFAULT_SOCKET_TIMEOUT,
+    PROCESS_CHANNELS,
     RedisChannelLayer,
     normalize_hosts,
     redis_channel_layer,
@@ -57,6 +59,30 @@ def test_redis_channel_layer_builds_a_channel_layers_entry():
     assert entry["CONFIG"]["prefix"] == "app"
     assert entry["CONFIG"]["capacity"] == 500
     assert entry["CONFIG"]["hosts"][0]["socket_timeout"] == DEFAULT_SOCKET_TIMEOUT
+
+
+def test_process_channels_hold_a_burst():
+    layer = RedisChannelLayer([("localhost", 6379)])
+    assert layer.get_capacity(f"specific.{layer.client_prefix}!abc") == DEFAULT_PROCESS_CAPACITY
+    assert layer.get_capacity("a-general-channel") == 100
+    # channels-redis's own layer: 100 for every channel.
+    plain = PlainRedisChannelLayer([("localhost", 6379)])
+    assert plain.get_capacity(f"specific.{plain.client_prefix}!abc") == 100
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"capacity": 500},
+        {"channel_capacity": {PROCESS_CHANNELS: 500}},
+        {"channel_capacity": {"specific.*": 500}},
+        {"channel_capacity": {"specific.*": 500, PROCESS_CHANNELS: 7}},
+        {"capacity": 7, "channel_capacity": {"specific.*": 500}},
+    ],
+)
+def test_a_capacity_given_for_process_channels_wins(config):
+    layer = RedisChannelLayer([("localhost", 6379)], **config)
+    assert layer.get_capacity(f"specific.{layer.client_prefix}!abc") == 500
 
 
 @pytest.mark.redis

@@ -1,6 +1,8 @@
-"""Redis killed and started again under live connections, and Redis down during a push and a
-connect: daphne (presence on) and a redis-server of this module's own, which the tests SIGKILL
-and start again on the same port. Once per channel layer (``live_layer`` in conftest.py).
+"""Redis killed and started again under live connections, Redis down during a push and a
+connect, and Redis hung (SIGSTOP: it accepts connections and never replies) during a connect and
+a push: daphne processes and a redis-server of this module's own, which the tests SIGKILL and
+start again on the same port, or stop and continue. Once per channel layer (``live_layer`` in
+conftest.py).
 
 Figures (pushes lost, time to recover, time to fail) are printed, not asserted.
 """
@@ -96,8 +98,35 @@ def fresh_server(env: dict[str, str], tmp_path: Path) -> Iterator[AsgiServer]:
 def redis_up(redis: RedisServer) -> Iterator[RedisServer]:
     """The module's Redis, running again after the test whatever it did to it."""
     yield redis
+    redis.resume()
     if not redis.ping():
         redis.restart()
+
+
+#: CHANNEL_LAYER_WAIT for the hung-Redis tests, and a socket timeout of none at all: redis-py
+#: would wait for a hung Redis forever, so only CHANNEL_LAYER_WAIT can end a connect.
+HUNG = {
+    "LIVEPUSH_TEST_LIMITS": json.dumps({"CHANNEL_LAYER_WAIT": 1}),
+    "LIVEPUSH_TEST_SOCKET_TIMEOUT": "none",
+}
+
+
+@pytest.fixture(scope="module")
+def hung_env(env: dict[str, str]) -> dict[str, str]:
+    """The module's Redis with :data:`HUNG`, presence off."""
+    return {k: v for k, v in env.items() if k not in PRESENCE} | HUNG
+
+
+@pytest.fixture(scope="module")
+def hung_server(
+    hung_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AsgiServer]:
+    server = AsgiServer(
+        tmp_path_factory.mktemp("daphne-hung"), hung_env, settings="tests.project.settings_limits"
+    )
+    server.start()
+    yield server
+    server.stop()
 
 
 async def next_push(client: Client, type_: str = "MESSAGE_CREATED") -> dict[str, Any]:
@@ -280,3 +309,31 @@ async def test_connections_open_during_an_outage_are_not_closed(
         redis_up.restart()
         await pushes_arrive(client, env, dave)
         assert client.ws.close_code is None
+
+
+async def test_a_connect_while_redis_hangs_is_refused_with_4000_at_channel_layer_wait(
+    hung_server, redis_up, hung_env, live_user_ids, token_for
+):
+    alice = live_user_ids["alice"]
+    redis_up.pause()
+    start = time.monotonic()
+    async with ws_connect(hung_server.url, token=token_for(alice)) as client:
+        # With no socket timeout, only CHANNEL_LAYER_WAIT (1 s) can end the wait for Redis.
+        assert await client.closed_with() == 4000
+    print(f"redis hung: a connect was refused with 4000 after {time.monotonic() - start:.2f}s")
+    redis_up.resume()
+    # The tries cut short did no harm: once Redis answers, a connect opens and gets pushes.
+    await _connect_and_get_a_push(hung_server, hung_env, alice, token_for)
+
+
+def test_a_push_while_redis_hangs_raises_push_error_at_the_socket_timeout(
+    redis_up, env, live_user_ids
+):
+    # A socket timeout of 2 s instead of redis_channel_layer()'s 15, to keep the test short.
+    hung = {**env, "LIVEPUSH_TEST_SOCKET_TIMEOUT": "2"}
+    redis_up.pause()
+    out = manage(hung, "shell", "-c", PUSH_WHILE_DOWN.format(user_id=live_user_ids["bob"]))
+    kind, module, cause, took = out.split()[-4:]
+    # The socket read timed out: redis-py's TimeoutError, not a refused connection.
+    assert (kind, module.split(".")[0], cause) == ("PushError", "redis", "TimeoutError")
+    print(f"redis hung: a push raised PushError after {float(took):.3f}s (socket_timeout 2 s)")

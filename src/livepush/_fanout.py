@@ -14,17 +14,18 @@ channel layer answers again after failing (tried every :attr:`Fanout.retry_delay
 :attr:`Fanout.probe_interval` seconds, does not come back (Redis was flushed or restarted and lost
 the memberships).
 
-While the channel layer fails, a connect waits up to ``CHANNEL_LAYER_WAIT`` seconds for it
-to answer again (the consumer then refuses it with 4000); open connections are not touched.
+While the channel layer fails or hangs, a connect waits up to ``CHANNEL_LAYER_WAIT`` seconds
+for it to answer (the consumer then refuses it with 4000); open connections are not touched.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import uuid
 import weakref
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any, Protocol
 
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -33,12 +34,16 @@ from livepush._loops import Loops
 from livepush.conf import livepush_settings
 from livepush.protocol import PROCESSES_GROUP, PUSH_EVENT_TYPE
 
-__all__ = ["PROBE_EVENT_TYPE", "Fanout", "Member", "get_fanout"]
+__all__ = ["PROBE_EVENT_TYPE", "Fanout", "JoinTimeout", "Member", "get_fanout"]
 
 logger = logging.getLogger("livepush.fanout")
 
 #: The channel-layer event type of a fan-out's probe; only the fan-out that sent it receives it.
 PROBE_EVENT_TYPE = "livepush.probe"
+
+
+class JoinTimeout(TimeoutError):
+    """A join gave up: the channel layer did not answer within ``CHANNEL_LAYER_WAIT``."""
 
 
 class Member(Protocol):
@@ -66,8 +71,8 @@ class Fanout:
         refresh_interval: seconds between re-joining every group.
         retry_delay: seconds between attempts to reach the channel layer while it fails (to
             receive and re-join, or to join for a connect).
-        join_timeout: seconds a :meth:`join` keeps trying while the channel layer fails before
-            it raises the layer's error (a connect is then refused with 4000); ``None`` reads
+        join_timeout: seconds from its call after which a :meth:`join` gives up while the
+            channel layer fails or hangs (a connect is then refused with 4000); ``None`` reads
             ``LIVEPUSH["CHANNEL_LAYER_WAIT"]``.
     """
 
@@ -80,6 +85,7 @@ class Fanout:
     def __init__(self, layer: Any) -> None:
         self.layer = layer
         self.channel: str | None = None
+        self._unstarted_channel: str | None = None
         self.groups: dict[str, _Group] = {}
         self._loops = Loops()
         self._starting = asyncio.Lock()
@@ -94,33 +100,76 @@ class Fanout:
     async def join(self, name: str, member: Member) -> None:
         """Deliver pushes to group ``name`` to ``member`` from now on.
 
-        While the channel layer fails, keeps trying every :attr:`retry_delay` seconds for up to
-        :attr:`join_timeout` seconds from the call (waiting for a concurrent join included).
+        Gives up :attr:`join_timeout` seconds after the call: a failing channel layer is tried
+        again every :attr:`retry_delay` seconds until then, and a try still waiting then (Redis
+        accepts but does not answer, or a concurrent join or leave of the group holds it up) is
+        cancelled. With a ``join_timeout`` of 0 there is one try, bounded only by the layer's own
+        timeouts.
 
         Raises:
-            Exception: the channel layer's last error, once :attr:`join_timeout` has passed.
+            JoinTimeout: a try was still waiting when :attr:`join_timeout` had passed.
+            Exception: the channel layer's last error, when no try is left in the time.
         """
         loop = asyncio.get_running_loop()
         # One deadline from the call: joins queued on the group's lock behind a failing one
         # must not wait a join_timeout each.
         wait = self.join_timeout
-        deadline = loop.time() + (livepush_settings.CHANNEL_LAYER_WAIT if wait is None else wait)
+        if wait is None:
+            wait = float(livepush_settings.CHANNEL_LAYER_WAIT)
+        deadline = loop.time() + wait
         group = self.groups.get(name)
         if group is None:
             group = self.groups[name] = _Group()
         # Added before any await, so a concurrent leave() never drops a group being joined.
         group.members.add(member)
-        async with group.lock:
+        if group.lock.locked():  # a join or leave of the group is under way: wait for it
+            await self._within(group.lock.acquire(), deadline, wait)
+        else:
+            await group.lock.acquire()
+        try:
             while not group.joined and member in group.members:
                 try:
-                    await self._ensure_running()
-                    await self.layer.group_add(name, self.channel)
+                    await self._within(self._join_once(name), deadline, wait)
+                except JoinTimeout:
+                    raise
                 except Exception:
-                    if loop.time() + self.retry_delay > deadline:
+                    if loop.time() + self.retry_delay >= deadline:
                         raise
                     await asyncio.sleep(self.retry_delay)
                 else:
                     group.joined = True
+        finally:
+            group.lock.release()
+
+    async def _join_once(self, name: str) -> None:
+        await self._ensure_running()
+        await self.layer.group_add(name, self.channel)
+
+    @staticmethod
+    async def _within(awaitable: Awaitable[Any], deadline: float, wait: float) -> None:
+        """Await ``awaitable``, cancelling it at ``deadline`` (loop time; never when ``wait`` is 0).
+
+        Redis that accepts connections and never replies would otherwise hold a connect up to
+        redis-py's ``socket_timeout`` (15 s with ``redis_channel_layer()``) per try.
+
+        Raises:
+            JoinTimeout: the deadline passed first.
+        """
+        if not wait:
+            await awaitable
+            return
+        try:
+            if sys.version_info >= (3, 11):
+                async with asyncio.timeout_at(deadline):
+                    await awaitable
+            else:  # pragma: no cover - Python 3.10
+                remaining = deadline - asyncio.get_running_loop().time()
+                await asyncio.wait_for(awaitable, max(remaining, 0.0))
+        except asyncio.TimeoutError:
+            raise JoinTimeout(
+                f"The channel layer did not answer within {wait:g} s "
+                "(LIVEPUSH['CHANNEL_LAYER_WAIT'])"
+            ) from None
 
     async def leave(self, name: str, member: Member) -> None:
         """Stop delivering group ``name`` to ``member``; the last one out leaves the group."""
@@ -229,13 +278,20 @@ class Fanout:
                 await self._start()
 
     async def _start(self) -> None:
-        # A new channel each time: RedisPubSubChannelLayer forgets a channel whose receive was
-        # cancelled (the last connection left), and refuses group_add for it. The default
-        # prefix matters: channels-redis receives every process-local channel of one prefix
-        # through one Redis key, and a second prefix would starve.
-        self.channel = await self.layer.new_channel()
+        # A new channel each time the fan-out starts receiving: RedisPubSubChannelLayer forgets
+        # a channel whose receive was cancelled (the last connection left), and refuses
+        # group_add for it. But the same one across tries that failed or were cut short before
+        # the receive started: Redis may still carry out a try cut short (a hung Redis that
+        # wakes up), and a channel of its own per try would leave channels in the groups that
+        # nothing receives. The default prefix matters: channels-redis receives every
+        # process-local channel of one prefix through one Redis key, and a second prefix would
+        # starve.
+        if self._unstarted_channel is None:
+            self._unstarted_channel = await self.layer.new_channel()
+        self.channel = self._unstarted_channel
         await self.layer.group_add(self._probe_group, self.channel)
         await self.layer.group_add(PROCESSES_GROUP, self.channel)
+        self._unstarted_channel = None
         self._loops.start(
             {
                 "livepush-fanout-receive": self._receive_loop,

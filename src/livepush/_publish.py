@@ -2,7 +2,8 @@
 
 ``livepush.push``'s helpers, ``livepush.live`` and presence all encode their frame once and hand
 it here; the channel layer carries it to each process's fan-out (``livepush._fanout``), which
-hands it to its local connections' senders.
+hands it to its local connections' senders. With channels-redis it goes through
+``livepush._capacity.group_send``, which logs and counts what channels-redis drops.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from livepush._capacity import group_send
 from livepush.conf import livepush_settings
 from livepush.exceptions import LivePushConfigurationError, PushError
 from livepush.protocol import PROCESSES_GROUP, PUSH_EVENT_TYPE
@@ -49,6 +51,9 @@ def channel_layer() -> Any:
 async def publish(groups: Sequence[str], text: str) -> None:
     """Send the encoded frame ``text`` to every connection in ``groups``, now.
 
+    What channels-redis drops on the way (a server process over its channel's capacity) is
+    logged at WARNING and counted (``livepush._capacity``); it does not raise.
+
     Raises:
         PushError: the channel layer failed; the original exception is its ``__cause__``.
     """
@@ -56,12 +61,12 @@ async def publish(groups: Sequence[str], text: str) -> None:
     try:
         if len(groups) == 1:
             # Only the processes with a connection in the group receive it.
-            await layer.group_send(groups[0], push_event(groups[0], text))
+            await group_send(layer, groups[0], push_event(groups[0], text))
         elif groups:
             # One message to every process, whatever the number of groups: Redis work grows
             # with processes, not users (a push to 10,000 users is one call, not 10,000).
             message = {"type": PUSH_EVENT_TYPE, "groups": list(groups), "text": text}
-            await layer.group_send(PROCESSES_GROUP, message)
+            await group_send(layer, PROCESSES_GROUP, message)
     except Exception as exc:
         raise PushError(
             f"Could not push to {len(groups)} group(s) through channel layer "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -22,6 +23,9 @@ __all__ = ["check_settings"]
 
 #: Minimum key length in bytes per HMAC algorithm (the hash size).
 _HMAC = {"HS256": 32, "HS384": 48, "HS512": 64}
+#: Below this many messages in a server process's channels, a burst of pushes to a process that
+#: falls behind for a moment is dropped (channels-redis's own default is 100).
+_LOW_PROCESS_CAPACITY = 1000
 
 
 @register(Tags.compatibility)
@@ -243,7 +247,38 @@ def _check_channel_layers(bad: set[str]) -> list[CheckMessage]:
                     id="livepush.W002",
                 )
             )
+    errors += _check_process_capacity(alias)
     return errors
+
+
+def _check_process_capacity(alias: str) -> list[CheckMessage]:
+    """A channels-redis layer whose process channels hold few messages drops bursts."""
+    from channels.layers import channel_layers
+    from channels_redis.core import RedisChannelLayer
+
+    from livepush.layers import DEFAULT_PROCESS_CAPACITY, PROCESS_CHANNELS
+
+    try:
+        # A layer of its own, as the processes build it (no Redis connection is made).
+        layer = channel_layers.make_backend(alias)
+    except Exception:  # a layer that cannot be built fails, naming why, at its first use
+        return []
+    if not isinstance(layer, RedisChannelLayer):
+        return []
+    capacity = layer.get_capacity(f"specific.{layer.client_prefix}!{uuid.uuid4().hex}")
+    if capacity >= _LOW_PROCESS_CAPACITY:
+        return []
+    return [
+        Warning(
+            f"CHANNEL_LAYERS[{alias!r}] lets a server process's channels hold {capacity} "
+            "messages in Redis: channels-redis drops the pushes past that for a process that "
+            "falls behind for a moment (livepush logs them at WARNING and counts them).",
+            hint="Use livepush.layers.redis_channel_layer(hosts), whose process channels hold "
+            f"{DEFAULT_PROCESS_CAPACITY:,}, or give them more with 'channel_capacity': "
+            f"{{{PROCESS_CHANNELS!r}: {DEFAULT_PROCESS_CAPACITY}}} in its CONFIG.",
+            id="livepush.W004",
+        )
+    ]
 
 
 def _redis_major() -> int:

@@ -1,4 +1,5 @@
-"""A Redis channel layer configuration that survives idle connections and connect bursts.
+"""A Redis channel layer configuration that survives idle connections, connect bursts and bursts
+of pushes.
 
 With redis-py 8, channels-redis 4.3's receive loop dies after 5 idle seconds: redis-py's new
 default ``socket_timeout`` of 5 s equals channels-redis's ``BZPOPMIN`` timeout of 5 s, so an idle
@@ -9,15 +10,18 @@ needs more than ``max_connections`` at once.
 
 :class:`RedisChannelLayer` fixes both: every host, Sentinel-managed ones included, gets a socket
 timeout longer than the blocking pop (unless one is given) and a pool that waits for a free
-connection. :func:`redis_channel_layer` builds the ``CHANNEL_LAYERS`` entry for it from the same
-``hosts`` the docs show::
+connection. And it gives a server process's channels room for a burst: channels-redis keeps the
+messages of every process-local channel of a process (its fan-out's among them) in one Redis key,
+and a group send to a key that holds ``capacity`` messages (100 by default) is dropped; here that
+key holds :data:`DEFAULT_PROCESS_CAPACITY`. :func:`redis_channel_layer` builds the
+``CHANNEL_LAYERS`` entry for it from the same ``hosts`` the docs show::
 
     CHANNEL_LAYERS = {"default": redis_channel_layer([(REDIS_HOST, 6379)])}
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from channels_redis.core import RedisChannelLayer as _ChannelsRedisLayer
@@ -27,8 +31,10 @@ from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 __all__ = [
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_POOL_TIMEOUT",
+    "DEFAULT_PROCESS_CAPACITY",
     "DEFAULT_SOCKET_CONNECT_TIMEOUT",
     "DEFAULT_SOCKET_TIMEOUT",
+    "PROCESS_CHANNELS",
     "RedisChannelLayer",
     "normalize_hosts",
     "redis_channel_layer",
@@ -43,6 +49,15 @@ DEFAULT_SOCKET_CONNECT_TIMEOUT: Final = 5.0
 DEFAULT_MAX_CONNECTIONS: Final = 100
 #: Seconds a command waits for a free pooled connection before failing.
 DEFAULT_POOL_TIMEOUT: Final = 20.0
+#: Messages a server process's channels may hold in Redis, unread, before channels-redis drops
+#: more (its ``capacity`` defaults to 100): 5 to 7 seconds of pushes at the 1,500 to 2,000 a
+#: second one process receives (measured). Each takes its push's size plus about 250 bytes of
+#: Redis memory, so a process that stops reading costs Redis at most about 5 MB for 250-byte
+#: pushes, 14 MB for 1 KB ones.
+DEFAULT_PROCESS_CAPACITY: Final = 10_000
+#: The ``channel_capacity`` pattern (a glob, as channels-redis takes) of process-local channels,
+#: ``specific.<process>!<id>``: a server process's fan-out and its consumers' own channels.
+PROCESS_CHANNELS: Final = "*!*"
 
 HostSpec = Any  # a (host, port) pair, a redis:// URL or a dict of connection kwargs
 
@@ -97,10 +112,26 @@ class _BlockingSentinelConnectionPool(SentinelConnectionPool, aioredis.BlockingC
 
 
 class RedisChannelLayer(_ChannelsRedisLayer):  # type: ignore[misc]
-    """channels-redis's ``RedisChannelLayer`` with safe host settings and a blocking pool."""
+    """channels-redis's ``RedisChannelLayer`` with safe host settings, a blocking pool and room
+    for bursts in process channels.
 
-    def __init__(self, hosts: Sequence[HostSpec] | None = None, **kwargs: Any) -> None:
-        super().__init__(hosts=normalize_hosts(hosts), **kwargs)
+    Process channels hold :data:`DEFAULT_PROCESS_CAPACITY` messages unless ``capacity`` (every
+    channel's, in channels-redis) or a ``channel_capacity`` pattern matching them is given.
+    """
+
+    def __init__(
+        self,
+        hosts: Sequence[HostSpec] | None = None,
+        *,
+        channel_capacity: Mapping[Any, int] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        capacities = dict(channel_capacity or {})
+        if "capacity" not in kwargs:
+            # Only channels-redis's default of 100 is replaced. After the caller's patterns:
+            # channels-redis takes the first that matches, so one of theirs wins.
+            capacities.setdefault(PROCESS_CHANNELS, DEFAULT_PROCESS_CAPACITY)
+        super().__init__(hosts=normalize_hosts(hosts), channel_capacity=capacities, **kwargs)
 
     def create_pool(self, index: int) -> Any:
         # Blocking pools wait up to ``timeout`` for a free connection where ConnectionPool and
@@ -123,8 +154,10 @@ def redis_channel_layer(hosts: Sequence[HostSpec] | None = None, **config: Any) 
 
     Args:
         hosts: as channels-redis takes them; defaults to ``redis://localhost:6379``.
-        **config: other channels-redis options (``prefix``, ``capacity``, ``expiry``,
-            ``group_expiry``, ``symmetric_encryption_keys``, ...).
+        **config: other channels-redis options (``prefix``, ``capacity``, ``channel_capacity``,
+            ``expiry``, ``group_expiry``, ``symmetric_encryption_keys``, ...). Process channels
+            hold :data:`DEFAULT_PROCESS_CAPACITY` messages unless ``capacity`` or a
+            ``channel_capacity`` pattern for them (:data:`PROCESS_CHANNELS`) says otherwise.
     """
     return {
         "BACKEND": "livepush.layers.RedisChannelLayer",

@@ -15,6 +15,7 @@ class TestMessageType(str, enum.Enum):
     ECHO = "ECHO"
     CHAT_MESSAGE = "CHAT_MESSAGE"
     FAIL = "FAIL"
+    BLOCK = "BLOCK"
 
 
 class ChatMessage(TypedDict):

@@ -5,12 +5,16 @@ LIVEPUSH_TEST_DB (SQLite file), LIVEPUSH_TEST_REDIS_URL (the Redis of the channe
 in-memory layer without it), LIVEPUSH_TEST_LAYER (which Redis layer configuration, see
 ``_redis_layer`` below; "core" by default; "sentinel" with LIVEPUSH_TEST_SENTINEL, "host:port"
 of a Redis Sentinel, instead of the URL), LIVEPUSH_TEST_HEARTBEAT ("interval,timeout" seconds),
-LIVEPUSH_TEST_PRESENCE ("ttl,grace,sweep" seconds; presence is off without it).
+LIVEPUSH_TEST_PRESENCE ("ttl,grace,sweep" seconds; presence is off without it),
+LIVEPUSH_TEST_PROCESS_CAPACITY (messages a server process's channel may hold in Redis, for the
+"core" layer), LIVEPUSH_TEST_SOCKET_TIMEOUT (the "core" layer's redis-py socket_timeout in
+seconds, or "none").
 """
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -63,7 +67,14 @@ def _redis_layer(name: str, host: str, port: int) -> dict[str, object]:
     tuple hosts (tests/test_layer_configs.py).
     """
     if name == "core":
-        return redis_channel_layer([(host, port)])
+        capacity = os.environ.get("LIVEPUSH_TEST_PROCESS_CAPACITY")
+        config = {"channel_capacity": {"*!*": int(capacity)}} if capacity else {}
+        hosts: list[Any] = [(host, port)]
+        timeout = os.environ.get("LIVEPUSH_TEST_SOCKET_TIMEOUT")
+        if timeout:
+            socket_timeout = None if timeout == "none" else float(timeout)
+            hosts = [{"host": host, "port": port, "socket_timeout": socket_timeout}]
+        return redis_channel_layer(hosts, **config)
     if name == "pubsub":
         return {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
