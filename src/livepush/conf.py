@@ -163,7 +163,7 @@ SETTINGS: Final[dict[str, Setting]] = {
     "PRESENCE_PREFIX": Setting("livepush:presence", (str,)),
     "SHUTDOWN_GRACE": Setting(5.0, (int, float, None), (_SHUTDOWN_GRACE_RULE,)),
     "CHANNEL_LAYER_WAIT": Setting(
-        5.0,
+        4.0,
         _NUMBER,
         (positive("livepush.E036", "seconds", "0 refuses a connect at once.", zero=True),),
     ),
