@@ -248,3 +248,69 @@ __all__ = [
     "received",
     "ws_connect",
 ]
+
+
+class TcpProxy:
+    """A TCP proxy on a free port of 127.0.0.1 to ``port``, in the test's event loop.
+
+    :meth:`cut` cuts the network under the connections through it, as a phone switching networks
+    does: the client's end is dropped (it sees the connection lost at once), the server's end stays
+    open and hears nothing more (the server keeps sending into the void until its heartbeat
+    notices). New connections go through.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.target = port
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        # Per connection: its client and server writers, and whether it still forwards.
+        self._links: list[tuple[asyncio.StreamWriter, asyncio.StreamWriter, dict[str, bool]]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def cut(self) -> None:
+        for client_w, _, state in self._links:
+            state["open"] = False
+            client_w.transport.abort()
+
+    async def stop(self) -> None:
+        for client_w, server_w, _ in self._links:
+            client_w.transport.abort()
+            server_w.transport.abort()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _serve(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        server_r, server_w = await asyncio.open_connection("127.0.0.1", self.target)
+        state = {"open": True}
+        self._links.append((client_w, server_w, state))
+
+        async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while data := await reader.read(65536):
+                    if state["open"]:
+                        writer.write(data)
+                        await writer.drain()
+            except ConnectionError:
+                pass
+
+        try:
+            await asyncio.gather(pipe(client_r, server_w), pipe(server_r, client_w))
+        finally:
+            client_w.transport.abort()
+            server_w.transport.abort()
+            self._tasks.discard(task)

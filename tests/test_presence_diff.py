@@ -208,10 +208,10 @@ async def test_flushes_keep_their_order(tracker, monkeypatch):
     publishing, go_on = asyncio.Event(), asyncio.Event()
     real_publish = announcer.publish
 
-    async def slow(groups: Sequence[str], text: str) -> None:
+    async def slow(groups: Sequence[str], text: str, *, ephemeral: bool) -> None:
         publishing.set()
         await go_on.wait()
-        await real_publish(groups, text)
+        await real_publish(groups, text, ephemeral=ephemeral)
 
     monkeypatch.setattr(announcer, "publish", slow)
     channel = await listen("broadcast")
@@ -240,7 +240,7 @@ async def test_a_failed_publish_is_logged_and_the_next_window_still_goes(
 ):
     from livepush.presence import announcer
 
-    async def failing(groups: Sequence[str], text: str) -> None:
+    async def failing(groups: Sequence[str], text: str, *, ephemeral: bool) -> None:
         raise PushError("Redis went away")
 
     channel = await listen("broadcast")

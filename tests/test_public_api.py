@@ -21,6 +21,7 @@ PUBLIC_MODULES = [
     "livepush.consumers",
     "livepush.exceptions",
     "livepush.heartbeat",
+    "livepush.history",
     "livepush.layers",
     "livepush.live",
     "livepush.presence",

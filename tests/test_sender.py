@@ -216,3 +216,41 @@ async def _until(condition: Any) -> None:
     # sleep(0) waits for no time; it is the loop turning.
     while not condition():  # noqa: ASYNC110
         await asyncio.sleep(0)
+
+
+# Positions (recovery) -------------------------------------------------------------------------
+
+
+async def test_a_positioned_push_at_or_below_the_floor_is_dropped_held_ones_included():
+    socket = Socket()
+    sender = Sender(socket.send)
+    sender.hold()
+    sender.deliver_at("user 3", "user_1", 3)  # live, but the replay will cover it
+    sender.deliver("not positioned")
+    sender.deliver_at("user 4", "user_1", 4)
+    sender.deliver_at("broadcast 9", "broadcast", 9)
+    sender.set_floors({"user_1": 3, "broadcast": 0})
+    sender.release()
+    sender.deliver_at("user 3 again", "user_1", 3)
+    sender.deliver_at("user 5", "user_1", 5)
+    await settle(sender, socket, 4)
+    assert socket.sent == ["not positioned", "user 4", "broadcast 9", "user 5"]
+
+
+async def test_a_positioned_push_goes_through_the_hook():
+    socket = Socket()
+    sender = Sender(socket.send)
+    seen: list[str] = []
+
+    def hook(text: str) -> None:  # a consumer's livepush_deliver override
+        seen.append(text)
+        if "secret" not in text:
+            sender.deliver(text)
+
+    sender.hook = hook
+    sender.set_floors({"user_1": 1})
+    for offset, text in enumerate(["dup", "a", "secret b", "c"], start=1):
+        sender.deliver_at(text, "user_1", offset)
+    await settle(sender, socket, 2)
+    assert seen == ["a", "secret b", "c"]
+    assert socket.sent == ["a", "c"]

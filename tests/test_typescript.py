@@ -196,6 +196,7 @@ def test_generate_writes_enum_interfaces_and_message_map() -> None:
         '  Pong = "PONG",\n'
         '  PresenceDiff = "PRESENCE_DIFF",\n'
         '  PresenceSnapshot = "PRESENCE_SNAPSHOT",\n'
+        '  Recovery = "RECOVERY",\n'
         '  RefreshToken = "REFRESH_TOKEN",\n'
         '  UserPresenceConnected = "USER_PRESENCE_CONNECTED",\n'
         '  UserPresenceDisconnected = "USER_PRESENCE_DISCONNECTED",\n'
@@ -218,12 +219,18 @@ def test_generate_writes_enum_interfaces_and_message_map() -> None:
         "\n"
         "export interface PresenceSnapshotPayload {\n  user_ids: (number | string)[];\n}\n"
         "\n"
+        "export interface RecoveryPayload {\n  recovered: boolean;\n"
+        "  streams: Record<string, StreamPosition>;\n  resync: string[];\n}\n"
+        "\n"
+        "export interface StreamPosition {\n  offset: number;\n  epoch: string;\n}\n"
+        "\n"
         "export interface UserPresencePayload {\n  user_id: number | string;\n}\n"
     )
     assert files["websocket-messages.ts"] == HEADER + (
         "\n"
         "import type { Address, ErrorPayload, Person, Plain, PresenceDiffPayload, "
-        'PresenceSnapshotPayload, UserPresencePayload } from "./websocket-interfaces.js";\n'
+        "PresenceSnapshotPayload, RecoveryPayload, StreamPosition, UserPresencePayload } "
+        'from "./websocket-interfaces.js";\n'
         "\n"
         "/** The payload type of each message type a client receives, for LivePush<M>. */\n"
         "export type WebSocketMessages = {\n"
@@ -232,6 +239,7 @@ def test_generate_writes_enum_interfaces_and_message_map() -> None:
         "  PHOTO_UPLOADED: unknown;\n"
         "  PRESENCE_DIFF: PresenceDiffPayload;\n"
         "  PRESENCE_SNAPSHOT: PresenceSnapshotPayload;\n"
+        "  RECOVERY: RecoveryPayload;\n"
         "  USER_PRESENCE_CONNECTED: UserPresencePayload;\n"
         "  USER_PRESENCE_DISCONNECTED: UserPresencePayload;\n"
         '  "chat.message": Plain;\n'

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from livepush._loops import Loops
+from livepush._streams import Stream
 from livepush.conf import livepush_settings
 from livepush.protocol import PROCESSES_GROUP, PUSH_EVENT_TYPE
 
@@ -51,14 +52,18 @@ class Member(Protocol):
 
     def livepush_deliver(self, text: str) -> None: ...
 
+    def livepush_deliver_at(self, text: str, stream: str, offset: int) -> None: ...
+
 
 class _Group:
-    __slots__ = ("joined", "lock", "members")
+    __slots__ = ("joined", "lock", "members", "stream")
 
     def __init__(self) -> None:
         self.members: set[Member] = set()
         self.lock = asyncio.Lock()
         self.joined = False
+        #: Recovery: the order of the group's positioned pushes (``livepush._streams``).
+        self.stream: Stream | None = None
 
 
 class Fanout:
@@ -71,6 +76,8 @@ class Fanout:
         refresh_interval: seconds between re-joining every group.
         retry_delay: seconds between attempts to reach the channel layer while it fails (to
             receive and re-join, or to join for a connect).
+        gap_wait: seconds a stream's push that came ahead of a missing one waits for it before
+            the missing ones are read from the history (recovery).
         join_timeout: seconds from its call after which a :meth:`join` gives up while the
             channel layer fails or hangs (a connect is then refused with 4000); ``None`` reads
             ``LIVEPUSH["CHANNEL_LAYER_WAIT"]``.
@@ -81,6 +88,7 @@ class Fanout:
     refresh_interval = 300.0
     retry_delay = 1.0
     join_timeout: float | None = None
+    gap_wait = 0.5
 
     def __init__(self, layer: Any) -> None:
         self.layer = layer
@@ -203,16 +211,27 @@ class Fanout:
             return
         text = message["text"]
         names = message.get("groups")
+        positions = message.get("pos")
         if names is None:  # a push to one group
-            group = self.groups.get(message.get("group", ""))
+            name = message.get("group", "")
+            group = self.groups.get(name)
             if group is None:
+                return
+            if positions is not None:
+                self._stream(name, group).push(text, positions[0], positions[1])
                 return
             members: Iterable[Member] = tuple(group.members)
         else:  # a push to several groups: each local connection in any of them, once
             found: dict[Member, None] = {}
-            for name in names:
+            for index, name in enumerate(names):
                 group = self.groups.get(name)
-                if group is not None:
+                if group is None:
+                    continue
+                position = None if positions is None else positions[index]
+                if position is not None:
+                    # Positioned per stream: a connection in two of the groups gets both.
+                    self._stream(name, group).push(text, position[0], position[1])
+                else:
                     found.update(dict.fromkeys(group.members))
             members = found
         for member in members:
@@ -221,6 +240,18 @@ class Fanout:
             except Exception:
                 # One connection's failure must not stop the process's pushes.
                 logger.exception("Delivering a push to %r failed", member)
+
+    def baseline(self, name: str, offset: int, epoch: str) -> None:
+        """Start stream ``name`` at ``offset`` if no push of it came yet (a connect read it)."""
+        group = self.groups.get(name)
+        if group is not None:
+            self._stream(name, group).baseline(offset, epoch)
+
+    def _stream(self, name: str, group: _Group) -> Stream:
+        stream = group.stream
+        if stream is None:
+            stream = group.stream = Stream(name, group.members, gap_wait=self.gap_wait)
+        return stream
 
     async def check_memberships(self) -> bool:
         """Probe the process's memberships; re-join every group if the probe is lost.

@@ -19,12 +19,13 @@ from django.db import transaction
 from livepush._capacity import group_send
 from livepush.conf import livepush_settings
 from livepush.exceptions import LivePushConfigurationError, PushError
+from livepush.history import closing_new_client, get_history, is_recoverable
 from livepush.protocol import PROCESSES_GROUP, PUSH_EVENT_TYPE
 
 __all__ = ["channel_layer", "publish", "publish_sync", "push_event"]
 
 
-def push_event(group: str, text: str) -> dict[str, str]:
+def push_event(group: str, text: str) -> dict[str, Any]:
     """The channel-layer message that carries ``text`` to group ``group``'s fan-outs.
 
     ``"group"`` lets the receiving process's fan-out find its local members.
@@ -48,24 +49,41 @@ def channel_layer() -> Any:
     return layer
 
 
-async def publish(groups: Sequence[str], text: str) -> None:
+async def publish(groups: Sequence[str], text: str, *, ephemeral: bool = False) -> None:
     """Send the encoded frame ``text`` to every connection in ``groups``, now.
 
-    What channels-redis drops on the way (a server process over its channel's capacity) is
-    logged at WARNING and counted (``livepush._capacity``); it does not raise.
+    With ``LIVEPUSH["RECOVERY"]`` on, the push is first appended to the stream of each
+    recoverable group (one history call for all of them, ``livepush.history``), and the message
+    carries its position in each, unless ``ephemeral``. What channels-redis drops on the way (a
+    server process over its channel's capacity) is logged at WARNING and counted
+    (``livepush._capacity``); it does not raise.
 
     Raises:
-        PushError: the channel layer failed; the original exception is its ``__cause__``.
+        PushError: the channel layer (or the history) failed; the original exception is its
+            ``__cause__``.
     """
     layer = channel_layer()
     try:
+        positions = None
+        if livepush_settings.RECOVERY and not ephemeral:
+            streams = [group for group in groups if is_recoverable(group)]
+            if streams:
+                appended = await get_history().append(streams, text)
+                positions = dict(zip(streams, appended, strict=True))
         if len(groups) == 1:
             # Only the processes with a connection in the group receive it.
-            await group_send(layer, groups[0], push_event(groups[0], text))
+            message = push_event(groups[0], text)
+            if positions:
+                message["pos"] = list(positions[groups[0]])
+            await group_send(layer, groups[0], message)
         elif groups:
             # One message to every process, whatever the number of groups: Redis work grows
             # with processes, not users (a push to 10,000 users is one call, not 10,000).
             message = {"type": PUSH_EVENT_TYPE, "groups": list(groups), "text": text}
+            if positions:
+                message["pos"] = [
+                    list(positions[g]) if g in positions else None for g in message["groups"]
+                ]
             await group_send(layer, PROCESSES_GROUP, message)
     except Exception as exc:
         raise PushError(
@@ -75,7 +93,12 @@ async def publish(groups: Sequence[str], text: str) -> None:
 
 
 def publish_sync(
-    groups: Sequence[str], text: str, *, on_commit: bool, using: str | None = None
+    groups: Sequence[str],
+    text: str,
+    *,
+    on_commit: bool,
+    using: str | None = None,
+    ephemeral: bool = False,
 ) -> None:
     """:func:`publish` from sync code; inside ``transaction.atomic()`` it may wait for the commit.
 
@@ -83,6 +106,7 @@ def publish_sync(
         on_commit: inside an atomic block of ``using``, send after the commit (a failed push is
             then logged, not raised, since the data is committed by then) instead of at once.
         using: the database alias whose transaction to wait for.
+        ephemeral: as for :func:`publish`.
 
     Raises:
         RuntimeError: called inside a running event loop (use :func:`publish`).
@@ -98,10 +122,14 @@ def publish_sync(
             "a-prefixed twin (asend_ws_message_to_user, abroadcast_ws_message, ...)."
         )
 
+    async def publish_closing() -> None:
+        async with closing_new_client():
+            await publish(groups, text, ephemeral=ephemeral)
+
     def send() -> None:
         # A named function, not a partial: Django's robust on_commit logs the callback's
         # __qualname__ when it fails.
-        async_to_sync(publish)(groups, text)
+        async_to_sync(publish_closing)()
 
     if on_commit and transaction.get_connection(using).in_atomic_block:
         transaction.on_commit(send, using=using, robust=True)

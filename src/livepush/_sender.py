@@ -5,8 +5,11 @@ group; the connection's :class:`Sender` is what puts it on the socket. It owns t
 that are per connection on the delivery path:
 
 - **order**: frames go out in the order :meth:`Sender.deliver` got them;
-- **holding**: while held (the presence snapshot is being made), frames wait and go out on
-  :meth:`Sender.release`;
+- **holding**: while held (the presence snapshot is being made, missed pushes replayed), frames
+  wait and go out on :meth:`Sender.release`;
+- **positions** (recovery): a push with a stream position (:meth:`Sender.deliver_at`) at or below
+  the connection's *floor* for its stream (where the replay left it, then the last one sent) is
+  a duplicate and is dropped, held ones included;
 - **slow clients**: an ASGI server completes a ``websocket.send`` at once unless the client is
   not reading (uvicorn then waits for the transport to drain). A send that waits continues in
   its own task and later frames queue behind it, so one slow client never holds up the others.
@@ -110,12 +113,15 @@ class Sender:
         "_backlog_bytes",
         "_closed",
         "_closing",
+        "_floors",
+        "_held",
         "_holding",
         "_max_bytes",
         "_max_frames",
         "_on_overflow",
         "_send",
         "_sending",
+        "hook",
     )
 
     def __init__(
@@ -135,12 +141,18 @@ class Sender:
         self._sending: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None
         self._holding = False
+        # Frames kept back while holding, with their stream and offset for positioned ones.
+        self._held: list[tuple[str, str | None, int]] = []
+        self._floors: dict[str, int] = {}
         self._closed = False
+        #: Where :meth:`deliver_at` sends a push that is not a duplicate: :meth:`deliver`, or a
+        #: consumer's ``livepush_deliver`` override (which calls it in turn).
+        self.hook: Callable[[str], None] = self.deliver
 
     @property
     def backlog(self) -> int:
         """Frames waiting behind a send in progress or a hold."""
-        return len(self._backlog)
+        return len(self._backlog) + len(self._held)
 
     @property
     def backlog_bytes(self) -> int:
@@ -155,7 +167,10 @@ class Sender:
         """
         if self._closed:
             return
-        if self._sending is not None or self._holding or self._backlog:
+        if self._holding:
+            self._hold(text, None, 0)
+            return
+        if self._sending is not None or self._backlog:
             self._backlog.append(text)
             self._backlog_bytes += len(text)
             if len(self._backlog) > self._max_frames or self._backlog_bytes > self._max_bytes:
@@ -163,17 +178,48 @@ class Sender:
             return
         self._start(text)
 
-    #: The fan-out's name for :meth:`deliver` (``livepush._fanout.Member``).
+    def deliver_at(self, text: str, stream: str, offset: int) -> None:
+        """:meth:`deliver` (through :attr:`hook`) the push at ``offset`` of ``stream``.
+
+        Dropped if the connection already had it: ``offset`` is at or below the stream's floor.
+        """
+        if self._holding:
+            self._hold(text, stream, offset)
+            return
+        floors = self._floors
+        if offset <= floors.get(stream, 0):
+            return
+        floors[stream] = offset
+        self.hook(text)
+
+    #: The fan-out's names for :meth:`deliver` and :meth:`deliver_at` (``livepush._fanout.Member``).
     livepush_deliver = deliver
+    livepush_deliver_at = deliver_at
 
     def hold(self) -> None:
         """Keep frames back until :meth:`release`."""
         self._holding = True
 
+    def set_floors(self, floors: dict[str, int]) -> None:
+        """From now on drop pushes of each stream at or below its offset in ``floors``."""
+        self._floors.update(floors)
+
     def release(self) -> None:
-        """Send the frames held back, in order, and stop holding."""
+        """Send the frames held back, in order (duplicates dropped), and stop holding."""
         self._holding = False
-        self._drain()
+        held, self._held = self._held, []
+        self._backlog_bytes -= sum(len(text) for text, _, _ in held)
+        for text, stream, offset in held:
+            if stream is None:
+                self.deliver(text)
+            else:
+                self.deliver_at(text, stream, offset)
+
+    def _hold(self, text: str, stream: str | None, offset: int) -> None:
+        self._held.append((text, stream, offset))
+        self._backlog_bytes += len(text)
+        if len(self._held) > self._max_frames or self._backlog_bytes > self._max_bytes:
+            self._overflow()
 
     def close(self) -> None:
         """Drop the backlog and cancel a send in progress; later frames are ignored."""
@@ -188,6 +234,7 @@ class Sender:
 
     def _clear(self) -> None:
         self._backlog.clear()
+        self._held.clear()
         self._backlog_bytes = 0
 
     def _overflow(self) -> None:
@@ -195,7 +242,7 @@ class Sender:
         _overflows += 1
         logger.debug(
             "Dropping a backlog of %d push(es), %d bytes, past its bound",
-            len(self._backlog),
+            self.backlog,
             self._backlog_bytes,
         )
         on_overflow = self._on_overflow
@@ -224,7 +271,7 @@ class Sender:
         exc = task.exception()
         if exc is not None:
             self._failed(exc)
-        elif not self._holding:
+        else:
             self._drain()
 
     def _failed(self, exc: BaseException) -> None:

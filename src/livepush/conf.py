@@ -41,6 +41,7 @@ _PRESENCE_WINDOW: Final = positive(
     "livepush.E032", "seconds", "0 pushes each presence change at once.", zero=True
 )
 _LIM: Final = "Limits (see livepush._limits) are positive; None turns one off where accepted."
+_HIST: Final = "A stream's history bounds (docs/topics/delivery.md) are positive."
 _CAP: Final = positive("livepush.E031", "connections", "Set None for no cap.")
 _HEARTBEAT_POSITIVE: Final = positive(
     "livepush.E004",
@@ -172,6 +173,14 @@ SETTINGS: Final[dict[str, Setting]] = {
     "MAX_BACKLOG_FRAMES": Setting(1000, (int, None), (positive("livepush.E030", "frames", _LIM),)),
     "MAX_BACKLOG_BYTES": Setting(2**24, (int, None), (positive("livepush.E030", "bytes", _LIM),)),
     "MAX_CONNECTIONS_PER_USER": Setting(None, (int, None), (_CAP,)),
+    # Recovery (livepush.history): positions, history and resume.
+    "RECOVERY": Setting(False, (bool,)),
+    "HISTORY_SIZE": Setting(1000, (int,), (positive("livepush.E037", "pushes", _HIST),)),
+    "HISTORY_TTL": Setting(300.0, _NUMBER, (positive("livepush.E038", "seconds", _HIST),)),
+    "HISTORY_META_TTL": Setting(86400.0, _NUMBER, (positive("livepush.E039", "seconds", _HIST),)),
+    "HISTORY_GROUPS": Setting([], (list, tuple)),
+    "HISTORY_PREFIX": Setting("livepush:history", (str,)),
+    "EPHEMERAL_TYPES": Setting([], (list, tuple)),
 }
 
 #: Every key ``LIVEPUSH`` accepts, with its default (from :data:`SETTINGS`).

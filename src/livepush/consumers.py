@@ -26,6 +26,7 @@ from livepush._frames import FrameError, decode_frame
 from livepush._handlers import collect_handlers, handles
 from livepush._limits import RATE_LIMITED_DETAIL, TokenBucket, Verdict, connection_slots
 from livepush._listen import listen, resilient_receive
+from livepush._resume import resume
 from livepush._sender import Sender
 from livepush._shutdown import register_connection, unregister_connection
 from livepush.auth import AuthError
@@ -180,6 +181,10 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         """
         self.sender.deliver(text)
 
+    def livepush_deliver_at(self, text: str, stream: str, offset: int) -> None:
+        """A positioned push (recovery): to :meth:`livepush_deliver` unless a duplicate."""
+        self.sender.deliver_at(text, stream, offset)
+
     async def websocket_connect(self, message: Message) -> None:
         try:
             if "user" not in self.scope:
@@ -213,8 +218,9 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             ]
             self.joined_groups = list(dict.fromkeys(groups))
             track_presence = bool(livepush_settings.PRESENCE)
-            if track_presence:
-                # The presence snapshot goes first; pushes wait for it.
+            recovery = bool(livepush_settings.RECOVERY)
+            if track_presence or recovery:
+                # The presence snapshot and the replay go first; pushes wait for them.
                 self.sender.hold()
             self._fanout = get_fanout(self.channel_layer)
             member = self._member()
@@ -225,9 +231,12 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             self.heartbeat.start()
             # Token lifetime (issue 9): scope["livepush_token_exp"] is set by the JWT middleware.
             self._token_expiry.start(self.scope.get("livepush_token_exp"))
-            if track_presence:
+            if track_presence or recovery:
                 try:
-                    await self._presence_connect(user)
+                    if track_presence:
+                        await self._presence_connect(user)
+                    if recovery:  # livepush._resume
+                        await resume(self.scope, self.joined_groups, self._send_text, self.sender)
                 finally:
                     self.sender.release()
             await self.connect()
@@ -364,6 +373,9 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         # What the fan-out hands pushes to: the sender itself, one call less per delivery,
         # unless a subclass overrides livepush_deliver to filter or alter them.
         overridden = type(self).livepush_deliver is not LivePushConsumer.livepush_deliver
+        if overridden:
+            # Positioned pushes (recovery) pass the sender's duplicate check first.
+            self.sender.hook = self.livepush_deliver
         return self if overridden else self.sender
 
     async def _accept(self) -> None:

@@ -21,6 +21,7 @@ __all__ = [
     "PONG_FRAME",
     "PROCESSES_GROUP",
     "PUSH_EVENT_TYPE",
+    "RESUME_QUERY_PARAM",
     "SERVER_ONLY_TYPES",
     "SUBPROTOCOL",
     "TOKEN_SUBPROTOCOL_PREFIX",
@@ -30,11 +31,15 @@ __all__ = [
     "PresenceDiffPayload",
     "PresenceSnapshotPayload",
     "ProtocolType",
+    "RecoveryPayload",
     "RefreshTokenPayload",
+    "StreamPosition",
     "UserPresencePayload",
     "encode_presence_diff",
+    "encode_recovery",
     "encode_snapshot",
     "error_frame",
+    "with_position",
 ]
 
 #: The channel-layer event type that carries a pre-encoded push frame in ``"text"``.
@@ -43,6 +48,10 @@ PUSH_EVENT_TYPE: Final = "livepush.push"
 #: to it, ``{"type": PUSH_EVENT_TYPE, "groups": [...], "text": ...}``, which each process resolves
 #: against its own connections.
 PROCESSES_GROUP: Final = "livepush.processes"
+
+#: The query parameter a reconnecting client presents its positions in (recovery): URL-encoded
+#: JSON, ``{"<stream>": [offset, "<epoch>"], ...}``.
+RESUME_QUERY_PARAM: Final = "resume"
 
 #: The subprotocol the server selects when the client offers it (always, with the token form).
 SUBPROTOCOL: Final = "livepush"
@@ -73,6 +82,10 @@ class ProtocolType(str, enum.Enum):
     #: one expires; the connection then closes with ``4003`` at the new token's expiry instead.
     REFRESH_TOKEN = "REFRESH_TOKEN"
     # ----------------------------------------------------------------------------------------
+    #: Recovery (``LIVEPUSH["RECOVERY"]``): each stream's position after the pushes a
+    #: reconnecting client missed were replayed, and the streams whose gap could not be covered
+    #: (the client must refetch what they carry).
+    RECOVERY = "RECOVERY"
 
     def __str__(self) -> str:
         return str(self.value)
@@ -124,6 +137,24 @@ class RefreshTokenPayload(TypedDict):
 # ------------------------------------------------------------------------------------------
 
 
+class StreamPosition(TypedDict):
+    """A push's place in its stream (recovery): the offset, and the epoch of the stream."""
+
+    offset: int
+    epoch: str
+
+
+class RecoveryPayload(TypedDict):
+    """The ``data`` of a ``RECOVERY`` frame."""
+
+    #: Whether every stream the client presented a position for was recovered.
+    recovered: bool
+    #: Each recoverable stream of the connection, by name, with its position now.
+    streams: dict[str, StreamPosition]
+    #: The streams whose missed pushes are gone (history trimmed, expired or lost): refetch.
+    resync: list[str]
+
+
 #: The payload schema of each protocol type that carries ``data`` (``PING`` and ``PONG`` do not).
 #: A project may replace a presence schema with ``livepush.register(name, schema=...)``.
 PAYLOAD_SCHEMAS: Final[Mapping[ProtocolType, type]] = {
@@ -133,6 +164,7 @@ PAYLOAD_SCHEMAS: Final[Mapping[ProtocolType, type]] = {
     ProtocolType.USER_PRESENCE_DISCONNECTED: UserPresencePayload,
     ProtocolType.PRESENCE_DIFF: PresenceDiffPayload,
     ProtocolType.REFRESH_TOKEN: RefreshTokenPayload,
+    ProtocolType.RECOVERY: RecoveryPayload,
 }
 
 #: The types only the server's own code sends, and the client-only ``REFRESH_TOKEN``; the push
@@ -147,6 +179,7 @@ SERVER_ONLY_TYPES: Final[frozenset[str]] = frozenset(
         ProtocolType.PRESENCE_SNAPSHOT,
         ProtocolType.PRESENCE_DIFF,
         ProtocolType.REFRESH_TOKEN,  # token lifetime (issue 9): client to server only
+        ProtocolType.RECOVERY,
     )
 )
 
@@ -212,6 +245,9 @@ class ErrorCode(str, enum.Enum):
     #: The frame came over ``INBOUND_RATE`` and was not handled; keep on and the connection is
     #: closed with 4008.
     RATE_LIMITED = "rate_limited"
+    #: The handshake's ``resume`` parameter is not positions as ``"pos"`` gives them (recovery):
+    #: nothing is replayed, and ``RECOVERY`` lists every stream of the connection in ``resync``.
+    INVALID_RESUME = "invalid_resume"
 
     def __str__(self) -> str:
         return str(self.value)
@@ -245,3 +281,22 @@ def encode_presence_diff(
 def error_frame(code: ErrorCode, detail: str) -> str:
     """Encode an ``ERROR`` frame: ``{"type": "ERROR", "data": {"code": ..., "detail": ...}}``."""
     return _frame(ProtocolType.ERROR, {"code": code.value, "detail": detail})
+
+
+def with_position(text: str, stream: str, offset: int, epoch: str) -> str:
+    """``text`` (a push frame, a JSON object) with its stream position added as ``"pos"``.
+
+    ``{"type": ..., "data": ..., "pos": {"stream": ..., "offset": ..., "epoch": ...}}``.
+    """
+    position = json.dumps({"stream": stream, "offset": offset, "epoch": epoch})
+    return f'{text[:-1]},"pos":{position}}}'
+
+
+def encode_recovery(streams: Mapping[str, tuple[int, str]], resync: list[str]) -> str:
+    """Encode a ``RECOVERY`` frame from each stream's ``(offset, epoch)`` now."""
+    data = {
+        "recovered": not resync,
+        "streams": {name: {"offset": o, "epoch": e} for name, (o, e) in streams.items()},
+        "resync": resync,
+    }
+    return _frame(ProtocolType.RECOVERY, data)

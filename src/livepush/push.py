@@ -41,6 +41,11 @@ def encode_message(event_type: TypeRef, data: Any) -> str:
         UnknownMessageType: ``event_type`` is not registered (the error names close matches).
         PayloadError: ``data`` does not match the type's schema or is not JSON-serialisable.
     """
+    return _encode(event_type, data)[0]
+
+
+def _encode(event_type: TypeRef, data: Any) -> tuple[str, bool]:
+    """:func:`encode_message`, and whether the type is ephemeral (``EPHEMERAL_TYPES``)."""
     registry = get_registry()
     registered = registry.resolve(event_type)
     if registered.name in SERVER_ONLY_TYPES:
@@ -52,7 +57,7 @@ def encode_message(event_type: TypeRef, data: Any) -> str:
         registry.validate_payload(registered, data)
     encoder = livepush_settings.import_setting("JSON_ENCODER")
     try:
-        return json.dumps(
+        text = json.dumps(
             {"type": registered.name, "data": data}, cls=encoder, separators=(",", ":")
         )
     except (TypeError, ValueError) as exc:
@@ -61,6 +66,7 @@ def encode_message(event_type: TypeRef, data: Any) -> str:
             "Send plain dicts, lists, strings and numbers (datetimes, UUIDs and Decimals are "
             "encoded by LIVEPUSH['JSON_ENCODER'])."
         ) from exc
+    return text, registered.name in livepush_settings.EPHEMERAL_TYPES
 
 
 def _user_groups(user_ids: Iterable[Any]) -> list[str]:
@@ -103,8 +109,9 @@ def send_ws_message_to_user(
         UnknownMessageType, PayloadError: at the call, for a bad type or payload.
         PushError: the channel layer failed (when sending at once).
     """
-    text = encode_message(event_type, data)
-    publish_sync([livepush_settings.user_group(user_id)], text, on_commit=on_commit, using=using)
+    text, ephemeral = _encode(event_type, data)
+    groups = [livepush_settings.user_group(user_id)]
+    publish_sync(groups, text, on_commit=on_commit, using=using, ephemeral=ephemeral)
 
 
 def broadcast_ws_message(
@@ -119,10 +126,10 @@ def broadcast_ws_message(
 
     Duplicate ids are sent once. Arguments and errors as :func:`send_ws_message_to_user`.
     """
-    text = encode_message(event_type, data)
+    text, ephemeral = _encode(event_type, data)
     groups = _user_groups(user_ids)
     if groups:
-        publish_sync(groups, text, on_commit=on_commit, using=using)
+        publish_sync(groups, text, on_commit=on_commit, using=using, ephemeral=ephemeral)
 
 
 def send_ws_message_to_all(
@@ -132,8 +139,9 @@ def send_ws_message_to_all(
 
     Arguments and errors as :func:`send_ws_message_to_user`.
     """
-    text = encode_message(event_type, data)
-    publish_sync([livepush_settings.broadcast_group], text, on_commit=on_commit, using=using)
+    text, ephemeral = _encode(event_type, data)
+    groups = [livepush_settings.broadcast_group]
+    publish_sync(groups, text, on_commit=on_commit, using=using, ephemeral=ephemeral)
 
 
 def send_ws_message_to_group(
@@ -143,8 +151,8 @@ def send_ws_message_to_group(
 
     Arguments and errors as :func:`send_ws_message_to_user`.
     """
-    text = encode_message(event_type, data)
-    publish_sync([group], text, on_commit=on_commit, using=using)
+    text, ephemeral = _encode(event_type, data)
+    publish_sync([group], text, on_commit=on_commit, using=using, ephemeral=ephemeral)
 
 
 # Async twins --------------------------------------------------------------------------------
@@ -152,22 +160,25 @@ def send_ws_message_to_group(
 
 async def asend_ws_message_to_user(user_id: Any, event_type: TypeRef, data: Any) -> None:
     """Async :func:`send_ws_message_to_user`; sends at once."""
-    await publish([livepush_settings.user_group(user_id)], encode_message(event_type, data))
+    text, ephemeral = _encode(event_type, data)
+    await publish([livepush_settings.user_group(user_id)], text, ephemeral=ephemeral)
 
 
 async def abroadcast_ws_message(user_ids: Iterable[Any], event_type: TypeRef, data: Any) -> None:
     """Async :func:`broadcast_ws_message`; sends at once, concurrently."""
-    text = encode_message(event_type, data)
+    text, ephemeral = _encode(event_type, data)
     groups = _user_groups(user_ids)
     if groups:
-        await publish(groups, text)
+        await publish(groups, text, ephemeral=ephemeral)
 
 
 async def asend_ws_message_to_all(event_type: TypeRef, data: Any) -> None:
     """Async :func:`send_ws_message_to_all`; sends at once."""
-    await publish([livepush_settings.broadcast_group], encode_message(event_type, data))
+    text, ephemeral = _encode(event_type, data)
+    await publish([livepush_settings.broadcast_group], text, ephemeral=ephemeral)
 
 
 async def asend_ws_message_to_group(group: str, event_type: TypeRef, data: Any) -> None:
     """Async :func:`send_ws_message_to_group`; sends at once."""
-    await publish([group], encode_message(event_type, data))
+    text, ephemeral = _encode(event_type, data)
+    await publish([group], text, ephemeral=ephemeral)

@@ -6,6 +6,7 @@ in-memory layer without it), LIVEPUSH_TEST_LAYER (which Redis layer configuratio
 ``_redis_layer`` below; "core" by default; "sentinel" with LIVEPUSH_TEST_SENTINEL, "host:port"
 of a Redis Sentinel, instead of the URL), LIVEPUSH_TEST_HEARTBEAT ("interval,timeout" seconds),
 LIVEPUSH_TEST_PRESENCE ("ttl,grace,sweep" seconds; presence is off without it),
+LIVEPUSH_TEST_RECOVERY (the history size; recovery is off without it),
 LIVEPUSH_TEST_PROCESS_CAPACITY (messages a server process's channel may hold in Redis, for the
 "core" layer), LIVEPUSH_TEST_SOCKET_TIMEOUT (the "core" layer's redis-py socket_timeout in
 seconds, or "none").
@@ -125,7 +126,12 @@ _interval, _, _timeout = os.environ.get("LIVEPUSH_TEST_HEARTBEAT", "30,10").part
 _presence = os.environ.get("LIVEPUSH_TEST_PRESENCE")
 _ttl, _grace, _sweep = (_presence or "45,3,2").split(",")
 
+# Recovery is off unless LIVEPUSH_TEST_RECOVERY gives the history size (pushes per stream).
+_recovery = os.environ.get("LIVEPUSH_TEST_RECOVERY")
+
 LIVEPUSH = {
+    "RECOVERY": bool(_recovery),
+    "HISTORY_SIZE": int(_recovery or 1000),
     "PRESENCE": bool(_presence),
     "PRESENCE_TTL": float(_ttl),
     "PRESENCE_GRACE": float(_grace),

@@ -122,7 +122,7 @@ class Announcer:
             await _to_current_state(pending)
             for text, groups in _frames(pending.values()).items():
                 try:
-                    await publish(groups, text)
+                    await publish(groups, text, ephemeral=True)
                 except Exception:
                     logger.exception("Could not push PRESENCE_DIFF to %d group(s)", len(groups))
                 else:
