@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from .helpers import WAIT_MS
-from .servers import AsgiServer
+from .servers import AsgiServer, manage
 
 pytestmark = [pytest.mark.live, pytest.mark.redis]
 
@@ -57,4 +57,46 @@ def test_page_receives_pushes_survives_a_server_restart_and_flushes_its_queue(
     assert page.evaluate("window.client.queued") == 0
     shot = tmp_path_factory.getbasetemp() / "browser-after-restart.png"
     page.screenshot(path=str(shot))
+    page.close()
+
+
+@pytest.fixture
+def recovery_server(live_env, tmp_path_factory):
+    server = AsgiServer(
+        tmp_path_factory.mktemp("browser-recovery"), {**live_env, "LIVEPUSH_TEST_RECOVERY": "1000"}
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_a_page_cut_off_for_a_while_gets_the_pushes_made_meanwhile_without_a_reload(
+    browser, recovery_server, live_user_ids, token_for
+):
+    # Chromium's offline emulation leaves open WebSockets alone, so the page is cut off by
+    # stopping its server: the pushes made meanwhile go to the history in Redis only.
+    alice = live_user_ids["alice"]
+    page = browser.new_page()
+    token = token_for(alice, lifetime=600)
+    page.goto(f"http://127.0.0.1:{recovery_server.port}/client/?token={token}")
+    page.wait_for_function("window.frames_.some(f => f.type === 'RECOVERY')", timeout=WAIT_MS)
+
+    recovery_server.stop()
+    page.wait_for_function("window.client.status === 'reconnecting'", timeout=WAIT_MS)
+    manage(  # another process, with the same settings (recovery on)
+        recovery_server.env,
+        "shell",
+        "-c",
+        "from livepush import send_ws_message_to_user\n"
+        "for n in range(5):\n"
+        f"    send_ws_message_to_user({alice}, 'PHOTO_UPLOADED', {{'id': n}})\n",
+    )
+    recovery_server.start()  # same port
+    page.wait_for_function(
+        "window.frames_.filter(f => f.type === 'RECOVERY').length === 2", timeout=WAIT_MS
+    )
+    photos = "window.frames_.filter(f => f.type === 'PHOTO_UPLOADED').map(f => f.data.id)"
+    assert page.evaluate(photos) == [0, 1, 2, 3, 4]
+    assert page.evaluate("window.client.statusInfo.recovered") is True
+    assert page.evaluate("window.resyncs") == []
     page.close()

@@ -337,7 +337,7 @@ test("status transitions, and onStatus's unsubscribe", (t) => {
   client.close();
   assert.deepEqual(statuses, ["open", "reconnecting", "open", "closed"]);
   assert.deepEqual(late, ["open", "reconnecting", "open"]);
-  assert.deepEqual(client.statusInfo, { status: "closed", code: 1000, reason: "", attempt: 1 });
+  assert.deepEqual(client.statusInfo, { status: "closed", code: 1000, reason: "", attempt: 1, recovered: null });
 });
 
 test("close() stops everything: no reconnect, no watchdog, no timers left", (t) => {

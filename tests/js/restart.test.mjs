@@ -24,7 +24,7 @@ for (const code of [CloseCode.SERVICE_RESTART, CloseCode.SERVICE_RESTART_APP, 10
     const { client, WS, tick } = connected(t, { r: 0.25, restartJitter: 8000 });
     WS.last.serverClose(code);
     assert.equal(client.status, "reconnecting");
-    assert.deepEqual({ ...client.statusInfo }, { status: "reconnecting", code, reason: "", attempt: 0 });
+    assert.deepEqual({ ...client.statusInfo }, { status: "reconnecting", code, reason: "", attempt: 0, recovered: null });
     tick(1999);
     assert.equal(WS.instances.length, 1, "not before 0.25 * 8000 ms");
     tick(1);

@@ -49,6 +49,19 @@ export interface LivePushOptions {
    * reconnects over the window. Not counted as a failed attempt. Default 5000.
    */
   restartJitter?: number;
+  /**
+   * Recovery (the server's `LIVEPUSH["RECOVERY"]`): remember the position of the last push of each
+   * stream and present them on every reconnect, so the server replays what was missed; pushes
+   * this client had already are dropped. Default true (harmless when the server has recovery off).
+   */
+  recover?: boolean;
+  /** A sessionStorage key to keep the positions under, so a page reload recovers too (null). */
+  persistPositions?: string | null;
+  /**
+   * Called with the streams (e.g. `["user_5"]`) whose missed pushes the server no longer has:
+   * refetch what they carry. Also called while connected when a stream's history was lost.
+   */
+  onResync?: ((streams: string[]) => void) | null;
   /** Connect at construction (true). Until connect(), the status is "closed". */
   autoConnect?: boolean;
   /** For tests: the WebSocket constructor and a random source. */
@@ -72,6 +85,18 @@ export interface StatusInfo {
    * refuses, so an open alone proves nothing).
    */
   attempt: number;
+  /**
+   * Recovery: whether the last connect recovered every stream (false: `onResync` was called),
+   * null before the server said (or with recovery off on the server).
+   */
+  recovered: boolean | null;
+}
+
+/** A push's place in its stream, the `pos` of a push frame (recovery). */
+export interface StreamPosition {
+  stream: string;
+  offset: number;
+  epoch: string;
 }
 
 export type Handler<T = unknown> = (data: T, type: string) => void;

@@ -22,11 +22,15 @@ const DEFAULTS = {
   heartbeatInterval: 30000, heartbeatTimeout: 10000, autoConnect: true,
   refreshAhead: 60000, // token lifetime: ms before exp to refresh (at most 20% of what is left)
   restartJitter: 5000,
+  // Recovery: present the last position per stream on reconnect; keep positions across reloads
+  // in sessionStorage under this key (null: in memory only); called with the streams to refetch.
+  recover: true, persistPositions: null, onResync: null,
 };
 
 const SUBPROTOCOL = "livepush";
 const TOKEN_PREFIX = "livepush.token.";
 const OPEN = 1; // WebSocket.OPEN, spelt out so that test doubles need not define it
+const RESUME_PARAM = "resume"; // livepush.protocol.RESUME_QUERY_PARAM
 
 function defaultUrl() {
   if (typeof location === "undefined") {
@@ -83,7 +87,9 @@ export class LivePush {
     this._refreshFailures = 0;
     this._refreshed = null; // {previous: exp} after a REFRESH_TOKEN, until a refusal or the next
     this._listening = false;
-    this._info = Object.freeze({ status: "closed", code: null, reason: "", attempt: 0 });
+    // Recovery: stream -> [offset, epoch] of the last push handled (or where RECOVERY put it).
+    this._positions = this._loadPositions();
+    this._info = Object.freeze({ status: "closed", code: null, reason: "", attempt: 0, recovered: null });
     this._onWake = (event) => {
       if (event.type === "visibilitychange" && document.visibilityState !== "visible") return;
       // Retry now after giving up, or instead of waiting out the backoff.
@@ -195,6 +201,10 @@ export class LivePush {
   _openSocket(token) {
     const { tokenTransport, queryParam } = this._opts;
     let url = this._url;
+    if (this._opts.recover && Object.keys(this._positions).length > 0) {
+      const sep = url.includes("?") ? "&" : "?";
+      url += `${sep}${RESUME_PARAM}=${encodeURIComponent(JSON.stringify(this._positions))}`;
+    }
     const protocols = [SUBPROTOCOL];
     if (token) {
       if (tokenTransport === "query") {
@@ -265,7 +275,60 @@ export class LivePush {
       this._presenceDiff(frame.data);
       return;
     }
+    if (frame.pos && !this._advance(frame.pos)) return; // a push this client had already
+    if (frame.type === "RECOVERY") this._recovery(frame.data);
     this._dispatch(frame.type, frame.data, true);
+  }
+
+  // --- recovery -----------------------------------------------------------------------------
+
+  /** Record a push's position; false for a duplicate (at or below the last one of its epoch). */
+  _advance(pos) {
+    const { stream, offset, epoch } = pos;
+    if (typeof stream !== "string" || typeof offset !== "number") return true;
+    const last = this._positions[stream];
+    if (last && last[1] === epoch && offset <= last[0]) return false;
+    this._positions[stream] = [offset, epoch];
+    this._savePositions();
+    return true;
+  }
+
+  /** RECOVERY: where each stream stands now; the streams in `resync` lost pushes: refetch. */
+  _recovery(data) {
+    for (const [stream, pos] of Object.entries(data?.streams ?? {})) {
+      if (typeof pos?.offset === "number") this._positions[stream] = [pos.offset, pos.epoch];
+    }
+    this._savePositions();
+    const resync = Array.isArray(data?.resync) ? data.resync : [];
+    if (data?.recovered !== undefined) this._setInfo({ recovered: resync.length === 0 });
+    if (resync.length > 0 && typeof this._opts.onResync === "function") {
+      try {
+        this._opts.onResync(resync);
+      } catch (error) {
+        report("onResync threw", error);
+      }
+    }
+  }
+
+  _loadPositions() {
+    const key = this._opts.persistPositions;
+    if (!key || typeof sessionStorage === "undefined") return {};
+    try {
+      const saved = JSON.parse(sessionStorage.getItem(key) ?? "{}");
+      return saved && typeof saved === "object" ? saved : {};
+    } catch {
+      return {};
+    }
+  }
+
+  _savePositions() {
+    const key = this._opts.persistPositions;
+    if (!key || typeof sessionStorage === "undefined") return;
+    try {
+      sessionStorage.setItem(key, JSON.stringify(this._positions));
+    } catch (error) {
+      report("could not keep the stream positions", error);
+    }
   }
 
   _dispatch(type, data, all) {
