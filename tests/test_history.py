@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from typing import Any
 
 import pytest
@@ -153,3 +154,58 @@ def test_user_groups_and_broadcast_are_recoverable_others_opt_in():
     with override_settings(LIVEPUSH={"HISTORY_GROUPS": ["album_*"]}):
         assert is_recoverable("album_3")
         assert not is_recoverable("albums")
+
+
+# Publishing with recovery on: positions on the channel-layer message, ephemeral types without ---
+
+RECOVERY = {"RECOVERY": True, "EPHEMERAL_TYPES": ["ECHO"]}
+
+
+async def test_a_push_carries_its_position_in_each_stream_and_is_kept(layer, settings):
+    from livepush import abroadcast_ws_message, asend_ws_message_to_user, history
+
+    from .helpers import join_groups, pushes_received
+
+    settings.LIVEPUSH = {**settings.LIVEPUSH, **RECOVERY}
+    memory = MemoryHistory(100, 300, 3600)
+    channel = await join_groups(layer, "user_1", "user_2")
+    with history.override(memory):
+        await asend_ws_message_to_user(1, "MESSAGE_CREATED", {"n": 1})
+        await abroadcast_ws_message([1, 2, 3], "MESSAGE_CREATED", {"n": 2})
+    one, many = await pushes_received(layer, channel)
+    epoch = memory.streams["user_1"].epoch
+    assert one["pos"] == [1, epoch]
+    assert many["groups"] == ["user_1", "user_2", "user_3"]
+    assert [p[0] for p in many["pos"]] == [2, 1, 1]
+    state = (await memory.read({"user_1": Position(0, epoch)}))["user_1"]
+    assert [json.loads(text)["data"] for _, text in state.missed] == [{"n": 1}, {"n": 2}]
+
+
+async def test_ephemeral_types_and_presence_carry_no_position_and_are_not_kept(layer, settings):
+    from livepush import asend_ws_message_to_user, history
+    from livepush._publish import publish
+
+    from .helpers import join_groups, pushes_received
+
+    settings.LIVEPUSH = {**settings.LIVEPUSH, **RECOVERY}
+    memory = MemoryHistory(100, 300, 3600)
+    channel = await join_groups(layer, "user_1")
+    with history.override(memory):
+        await asend_ws_message_to_user(1, "ECHO", {"n": 1})
+        await publish(["user_1"], '{"type":"PRESENCE_DIFF","data":{}}', ephemeral=True)
+    received = await pushes_received(layer, channel)
+    assert len(received) == 2
+    assert all("pos" not in message for message in received)
+    assert memory.streams == {}
+
+
+async def test_reads_in_one_call_give_what_reads_one_by_one_give(make):
+    history = make()
+    positions = [(await history.append(["user_1", "broadcast"], str(n))) for n in range(4)]
+    reads = [
+        {"user_1": positions[0][0], "broadcast": None},
+        {"user_1": positions[2][0]},
+        {"user_1": Position(1, "another")},
+        {},
+    ]
+    assert await history.read_many(reads) == [await history.read(wanted) for wanted in reads]

@@ -113,3 +113,36 @@ async def test_through_sentinel_pushes_and_presence_reach_the_clients(
             # What the processes wrote went to the master the sentinel named.
             reply = redis_sentinel.master.command("ZCARD", "livepush:presence:u")
             assert reply == b":2\r\n", reply
+
+
+@pytest.fixture(scope="module")
+def sentinel_recovery_server(sentinel_env, tmp_path_factory):
+    env = {**sentinel_env, "LIVEPUSH_TEST_RECOVERY": "1000"}
+    server = AsgiServer(tmp_path_factory.mktemp("sentinel-recovery"), env)
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_through_sentinel_a_reconnect_recovers_what_it_missed(
+    sentinel_recovery_server, sentinel_env, redis_sentinel, live_user_ids, token_for
+):
+    import json
+    from urllib.parse import quote
+
+    env = {**sentinel_env, "LIVEPUSH_TEST_RECOVERY": "1000"}
+    dave = live_user_ids["dave"]
+    stream = f"user_{dave}"
+    async with ws_connect(sentinel_recovery_server.url, token=token_for(dave)) as client:
+        recovery = (await client.recv_until("RECOVERY"))[-1]["data"]
+    positions = {s: [p["offset"], p["epoch"]] for s, p in recovery["streams"].items()}
+    for n in range(3):
+        push_to(env, dave, {"n": n})
+    url = f"{sentinel_recovery_server.url}?resume={quote(json.dumps(positions))}"
+    async with ws_connect(url, token=token_for(dave)) as client:
+        frames = await client.recv_until("RECOVERY")
+    replayed = [f["data"] for f in frames if f["type"] == "MESSAGE_CREATED"]
+    assert replayed == [{"n": 0}, {"n": 1}, {"n": 2}]
+    assert frames[-1]["data"]["recovered"] is True
+    # The history is kept on the master the sentinel names.
+    assert b":3" in redis_sentinel.master.command("XLEN", f"livepush:history:h:{stream}")

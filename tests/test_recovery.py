@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -190,3 +191,31 @@ async def test_positions_that_are_not_positions_get_an_error_and_a_resync(
         assert error["data"]["code"] == "invalid_resume"
         _, recovery = await until_recovery(client)
         assert sorted(recovery["resync"]) == sorted([f"user_{dave}", "broadcast"])
+
+
+async def test_after_its_server_is_killed_a_client_recovers_on_another_server(
+    env, live_user_ids, token_for, tmp_path
+):
+    first, second = AsgiServer(tmp_path, env), AsgiServer(tmp_path, env)
+    first.start()
+    second.start()
+    try:
+        alice = live_user_ids["alice"]
+        stream = f"user_{alice}"
+        async with connected(first.url, token_for(alice)) as client:
+            _, recovery = await until_recovery(client)
+            positions = resume_from(recovery)
+            start = positions[stream][0]
+            assert first.proc is not None
+            first.proc.send_signal(signal.SIGKILL)  # a crash: no close, no goodbye
+            first.proc.wait(10)
+            push(env, alice, 0, 100)
+            assert await client.closed_with() in (1006, None)
+        async with connected(second.url, token_for(alice), positions) as client:
+            replayed, recovery = await until_recovery(client)
+            assert [f["data"]["n"] for f in replayed] == list(range(100))
+            assert [f["pos"]["offset"] for f in replayed] == list(range(start + 1, start + 101))
+            assert recovery["recovered"] is True
+    finally:
+        first.stop()
+        second.stop()

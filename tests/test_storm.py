@@ -49,17 +49,24 @@ def storm_env(redis_server, tmp_path_factory):
 #: With presence on, each connect also records itself in Redis (the connects arriving together in
 #: one script call) and gets a snapshot of everyone online (the connects waiting together share
 #: one query, read as one JSON reply, and one encoding).
+#: With recovery on as well, each connect also reads its streams' positions (the connects
+#: arriving together in one script call) and gets a RECOVERY frame.
 SIZES = {
     "presence-off": STORM,
     "presence-on": min(STORM, int(os.environ.get("LIVEPUSH_STORM_PRESENCE", str(STORM)))),
+    "presence-and-recovery-on": min(
+        STORM, int(os.environ.get("LIVEPUSH_STORM_PRESENCE", str(STORM)))
+    ),
 }
 
 
 @pytest.fixture(scope="module", params=list(SIZES))
 def storm_server(request, storm_env, tmp_path_factory):
     env, _ = storm_env
-    if request.param == "presence-on":  # the defaults: 45 s TTL, 3 s grace, 2 s sweep
+    if request.param != "presence-off":  # the defaults: 45 s TTL, 3 s grace, 2 s sweep
         env = {**env, "LIVEPUSH_TEST_PRESENCE": "45,3,2"}
+    if request.param == "presence-and-recovery-on":
+        env = {**env, "LIVEPUSH_TEST_RECOVERY": "1000"}
     server = AsgiServer(tmp_path_factory.mktemp("storm-daphne"), env, backlog=4096)
     server.size = SIZES[request.param]
     server.start()
@@ -74,7 +81,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def test_a_storm_of_connects_refuses_and_closes_no_one(storm_server, storm_env):
-    env, all_ids = storm_env
+    _, all_ids = storm_env
+    env = storm_server.env  # the pushing processes have the server's settings
     ids = all_ids[: storm_server.size]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < STORM + 200:

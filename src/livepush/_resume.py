@@ -20,16 +20,19 @@ frame with the positions to present next time.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
+from livepush._coalesce import Batched
 from livepush._fanout import get_fanout
 from livepush._publish import channel_layer
 from livepush._sender import Sender
-from livepush.history import Position, get_history, is_recoverable
+from livepush.history import Position, StreamState, get_history, is_recoverable
 from livepush.protocol import (
     RESUME_QUERY_PARAM,
     ErrorCode,
@@ -40,10 +43,28 @@ from livepush.protocol import (
 
 __all__ = ["presented_positions", "resume"]
 
+_batches: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, Batched[Mapping[str, Position | None], dict[str, StreamState]]
+] = weakref.WeakKeyDictionary()
+
+
+def _reads() -> Batched[Mapping[str, Position | None], dict[str, StreamState]]:
+    """The running loop's history reads: the connects resuming together read in one call."""
+    loop = asyncio.get_running_loop()
+    batched = _batches.get(loop)
+    if batched is None:
+        batched = _batches[loop] = Batched(
+            lambda reads: get_history().read_many(reads), size=READ_BATCH
+        )
+    return batched
+
+
 logger = logging.getLogger("livepush.consumers")
 
 #: Streams one ``resume`` parameter may name at most.
 MAX_STREAMS = 100
+#: Connects whose history one call reads at most.
+READ_BATCH = 100
 
 
 def presented_positions(scope: Mapping[str, Any]) -> tuple[dict[str, Position] | None, str]:
@@ -101,7 +122,7 @@ async def resume(
     else:
         wanted = {stream: presented.get(stream) for stream in streams}
     try:
-        states = await get_history().read(wanted)
+        states = await _reads()(wanted)
     except Exception as exc:
         # Delivery works without the history; the client refetches what it may have missed.
         logger.warning("Could not read the history of a connection's streams: %r", exc)

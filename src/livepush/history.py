@@ -104,6 +104,13 @@ class HistoryBackend:
         """
         raise NotImplementedError
 
+    async def read_many(
+        self, reads: Sequence[Mapping[str, Position | None]]
+    ) -> list[dict[str, StreamState]]:
+        """:meth:`read` for each of ``reads`` (the connects arriving together), in one call if
+        the backend can. The default reads one by one."""
+        return [await self.read(wanted) for wanted in reads]
+
 
 def _state(since: Position | None, top: Position, entries: list[tuple[int, str]]) -> StreamState:
     """The read of one stream: ``entries`` if they are exactly the pushes after ``since``."""
@@ -209,21 +216,33 @@ class RedisHistory(HistoryBackend):
         return [Position(int(reply[i]), _text(reply[i + 1])) for i in range(0, len(reply), 2)]
 
     async def read(self, wanted: Mapping[str, Position | None]) -> dict[str, StreamState]:
-        streams = list(wanted)
-        since = [
-            "" if p is None or p.offset < 0 else str(p.offset) for p in (wanted[s] for s in streams)
-        ]
-        reply = await self._read(self._keys(streams), [self.meta_ttl, new_epoch(), *since])
-        states: dict[str, StreamState] = {}
-        for index, stream in enumerate(streams):
-            offset, epoch, flat = reply[3 * index : 3 * index + 3]
-            top = Position(int(offset), _text(epoch))
-            entries = [
-                (int(_text(flat[j]).partition("-")[0]), _text(flat[j + 1]))
-                for j in range(0, len(flat), 2)
-            ]
-            states[stream] = _state(wanted[stream], top, entries)
-        return states
+        return (await self.read_many([wanted]))[0]
+
+    async def read_many(
+        self, reads: Sequence[Mapping[str, Position | None]]
+    ) -> list[dict[str, StreamState]]:
+        # One script for all: a stream several connects read comes once per read.
+        pairs = [(stream, since) for wanted in reads for stream, since in wanted.items()]
+        if not pairs:
+            return [{} for _ in reads]
+        offsets = ["" if p is None or p.offset < 0 else str(p.offset) for _, p in pairs]
+        keys = self._keys([stream for stream, _ in pairs])
+        reply = await self._read(keys, [self.meta_ttl, new_epoch(), *offsets])
+        results: list[dict[str, StreamState]] = []
+        index = 0
+        for wanted in reads:
+            states: dict[str, StreamState] = {}
+            for stream, since in wanted.items():
+                offset, epoch, flat = reply[3 * index : 3 * index + 3]
+                index += 1
+                top = Position(int(offset), _text(epoch))
+                entries = [
+                    (int(_text(flat[j]).partition("-")[0]), _text(flat[j + 1]))
+                    for j in range(0, len(flat), 2)
+                ]
+                states[stream] = _state(since, top, entries)
+            results.append(states)
+        return results
 
 
 # Memory -----------------------------------------------------------------------------------------
