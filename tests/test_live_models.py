@@ -150,3 +150,36 @@ def test_a_model_registers_once():
 def test_push_change_refuses_an_unregistered_model(album):
     with pytest.raises(TypeError, match="not registered"):
         push_change(album, "updated")
+
+
+def test_a_version_goes_into_every_payload_a_datetime_as_microseconds(album):
+    import datetime as dt
+
+    unregister(Photo)
+    moments = iter(
+        [
+            dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=n)
+            for n in range(3)
+        ]
+    )
+    live_model(
+        Photo,
+        created="PHOTO_UPLOADED",
+        updated="PHOTO_UPDATED",
+        serializer=lambda photo: {"id": photo.pk},
+        audience=member_ids,
+        version=lambda photo: next(moments),
+    )
+    alice = inbox_of("alice")
+    photo = Photo.objects.create(album=album, title="Beach")
+    photo.save()
+    versions = [frame["data"]["version"] for frame in alice.frames()]
+    start = int(dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc).timestamp() * 1_000_000)
+    assert versions == [start, start + 1_000_000]
+
+
+def test_a_version_needs_a_dict_payload(album):
+    unregister(Photo)
+    live_model(Photo, created="PHOTO_UPLOADED", serializer=str, audience=member_ids, version="pk")
+    with pytest.raises(TypeError, match="needs a serializer that returns a dict"):
+        Photo.objects.create(album=album, title="Beach")

@@ -411,8 +411,10 @@ def compile_ts(directory: Path, resolution: str = "bundler") -> None:
 def test_generated_files_type_a_livepush_client_under_tsc(tmp_path: Path, resolution: str) -> None:
     require_tsc()
     run("--output", str(tmp_path))
-    shutil.copy(LIVEPUSH_D_TS, tmp_path / "livepush.d.ts")
-    shutil.copy(TS_DIR / "usage.ts", tmp_path / "usage.ts")
+    for name in ("livepush.d.ts", "collection.d.ts", "react.d.ts"):
+        shutil.copy(LIVEPUSH_D_TS.with_name(name), tmp_path / name)
+    for usage in ("usage.ts", "collection-usage.ts"):
+        shutil.copy(TS_DIR / usage, tmp_path / usage)
     compile_ts(tmp_path, resolution)
 
 

@@ -22,6 +22,7 @@ signals; call :func:`push_change` on those paths.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -46,6 +47,7 @@ class LiveModel:
     types: dict[str, TypeRef | None]
     serializer: Callable[[Any], Any]
     audience: Callable[[Any], Iterable[Any]]
+    version: str | Callable[[Any], Any] | None = None
 
     def push(self, instance: Any, action: Action) -> None:
         event_type = self.types.get(action)
@@ -54,9 +56,27 @@ class LiveModel:
         groups = audience_groups(self.audience(instance))
         if not groups:
             return
-        text = encode_message(event_type, self.serializer(instance))
+        payload = self.serializer(instance)
+        if self.version is not None:
+            payload = self._versioned(instance, payload)
+        text = encode_message(event_type, payload)
         using = router.db_for_write(type(instance), instance=instance)
         publish_sync(groups, text, on_commit=True, using=using)
+
+    def _versioned(self, instance: Any, payload: Any) -> Any:
+        if not isinstance(payload, dict):
+            raise TypeError(
+                f"live_model({self.model.__name__}, version=...) needs a serializer that returns a "
+                f"dict, to add 'version' to; it returned {type(payload).__name__}"
+            )
+        version = self.version
+        assert version is not None
+        value = getattr(instance, version) if isinstance(version, str) else version(instance)
+        if isinstance(value, dt.datetime):
+            # A number, so clients compare versions as numbers (ISO strings drop zero
+            # microseconds and do not sort).
+            value = int(value.timestamp() * 1_000_000)
+        return {**payload, "version": value}
 
 
 _live: dict[type[models.Model], LiveModel] = {}
@@ -70,6 +90,7 @@ def live_model(
     deleted: TypeRef | None = None,
     serializer: Callable[[Any], Any],
     audience: Callable[[Any], Iterable[Any]],
+    version: str | Callable[[Any], Any] | None = None,
 ) -> LiveModel:
     """Push ``created``/``updated``/``deleted`` messages when ``model`` instances change.
 
@@ -79,6 +100,10 @@ def live_model(
             action.
         serializer: ``instance -> payload`` (JSON-serialisable).
         audience: ``instance -> iterable`` of user ids and group names (``str``) to notify.
+        version: a field name (``"updated_at"``, a counter) or ``instance -> value``; each
+            payload (a dict) then carries it as ``"version"``, a datetime as microseconds since
+            the epoch, so live collections (``livepush/collection.js``) never let an older event
+            overwrite a newer state. It must grow with every save.
 
     Raises:
         UnknownMessageType: a type is not registered (checked here, not at the first save).
@@ -90,9 +115,8 @@ def live_model(
     for event_type in (created, updated, deleted):
         if event_type is not None:
             registry.resolve(event_type)
-    live = LiveModel(
-        model, {"created": created, "updated": updated, "deleted": deleted}, serializer, audience
-    )
+    types: dict[str, TypeRef | None] = {"created": created, "updated": updated, "deleted": deleted}
+    live = LiveModel(model, types, serializer, audience, version)
     _live[model] = live
     uid = f"livepush.live.{model._meta.label}"
     post_save.connect(_on_save, sender=model, dispatch_uid=uid, weak=False)

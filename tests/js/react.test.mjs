@@ -12,7 +12,14 @@ import { fakeWebSocket } from "./fake-websocket.mjs";
 const { act } = TestRenderer;
 globalThis.IS_REACT_ACT_ENVIRONMENT = true;
 const h = React.createElement;
-const { LivePushProvider, useLivePush, useLivePushEvent, useConnectionStatus } = createLivePushReact(React);
+const {
+  LivePushProvider,
+  useLivePush,
+  useLivePushEvent,
+  useConnectionStatus,
+  useLiveCollection,
+  ConnectionStatusIndicator,
+} = createLivePushReact(React);
 
 /** Shows the status and the photos pushed so far; counts its renders. */
 function Photos({ renders, prefix = "" }) {
@@ -112,4 +119,73 @@ test("the hooks throw a clear error outside a provider", (t) => {
     return null;
   }
   assert.throws(() => act(() => TestRenderer.create(h(Lost))), /inside <LivePushProvider>/);
+});
+
+
+// Live collections and the status indicator ---------------------------------------------------
+
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+test("useLiveCollection loads, follows pushes, refetches, and a new album makes a new one", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "setInterval", "Date"], now: 0 });
+  const WS = fakeWebSocket();
+  const client = new LivePush({ url: "ws://test.invalid/ws/", WebSocket: WS });
+  t.after(() => client.close());
+  const fetched = { 1: [{ id: 1, album: 1 }], 2: [{ id: 5, album: 2 }] };
+  const fetches = [];
+  let api;
+  function Album({ albumId }) {
+    api = useLiveCollection(
+      {
+        fetch: async () => {
+          fetches.push(albumId);
+          return fetched[albumId];
+        },
+        create: "PHOTO_UPLOADED",
+        delete: "PHOTO_DELETED",
+        filter: (photo) => photo.album === albumId,
+      },
+      [albumId],
+    );
+    const { items, isLoading } = api;
+    return h("p", null, isLoading ? "loading" : items.map((p) => p.id).join(","));
+  }
+  let renderer;
+  await act(async () => {
+    renderer = TestRenderer.create(h(LivePushProvider, { client }, h(Album, { albumId: 1 })));
+  });
+  await act(settle);
+  assert.equal(text(renderer), "1");
+  act(() => WS.instances[0].open());
+  act(() => WS.instances[0].receive({ type: "PHOTO_UPLOADED", data: { id: 2, album: 1 } }));
+  act(() => WS.instances[0].receive({ type: "PHOTO_UPLOADED", data: { id: 9, album: 2 } }));
+  assert.equal(text(renderer), "1,2");
+  fetched[1] = [{ id: 1, album: 1 }, { id: 2, album: 1 }, { id: 3, album: 1 }];
+  await act(async () => api.refetch());
+  assert.equal(text(renderer), "1,2,3");
+  await act(async () => renderer.update(h(LivePushProvider, { client }, h(Album, { albumId: 2 }))));
+  await act(settle);
+  assert.equal(text(renderer), "5");
+  assert.deepEqual(fetches, [1, 1, 2]);
+  act(() => renderer.unmount());
+});
+
+test("ConnectionStatusIndicator shows the status by class name, the label when asked", (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "setInterval", "Date"], now: 0 });
+  const WS = fakeWebSocket();
+  const client = new LivePush({ url: "ws://test.invalid/ws/", WebSocket: WS });
+  t.after(() => client.close());
+  let renderer;
+  act(() => {
+    renderer = TestRenderer.create(
+      h(LivePushProvider, { client }, h(ConnectionStatusIndicator, { showLabel: true }), h(ConnectionStatusIndicator)),
+    );
+  });
+  const [labelled, bare] = renderer.root.findAllByType("span");
+  assert.equal(labelled.props.className, "livepush-status livepush-status--connecting");
+  assert.deepEqual(labelled.children, ["Connecting"]);
+  assert.deepEqual(bare.children, []);
+  act(() => WS.instances[0].open());
+  assert.equal(renderer.root.findAllByType("span")[0].props.className, "livepush-status livepush-status--open");
+  assert.deepEqual(renderer.root.findAllByType("span")[0].children, ["Live"]);
 });

@@ -3,10 +3,17 @@
 //
 //   import * as React from "react";
 //   import { createLivePushReact } from "/static/livepush/react.js";
-//   export const { LivePushProvider, useLivePush, useLivePushEvent, useConnectionStatus } =
-//     createLivePushReact(React);
+//   export const { LivePushProvider, useLivePush, useLivePushEvent, useConnectionStatus,
+//     useLiveCollection, ConnectionStatusIndicator } = createLivePushReact(React);
 
+import { LiveCollection } from "./collection.js";
 import { LivePush } from "./livepush.js";
+
+const LABELS = {
+  connecting: "Connecting", open: "Live", reconnecting: "Reconnecting", closed: "Offline", failed: "Offline",
+};
+
+const LOADING = Object.freeze({ items: Object.freeze([]), isLoading: true, isError: false, error: null });
 
 export function createLivePushReact(React) {
   const Context = React.createContext(null);
@@ -56,7 +63,49 @@ export function createLivePushReact(React) {
     return React.useSyncExternalStore(subscribe, snapshot, snapshot);
   }
 
-  return { LivePushProvider, useLivePush, useLivePushEvent, useConnectionStatus };
+  /**
+   * A live collection (collection.js) while mounted: `{items, isLoading, isError, error, refetch}`.
+   * `deps` say when to make a new one (an album id, say); options are read when it is made.
+   */
+  function useLiveCollection(options, deps = []) {
+    const client = useLivePush();
+    const latest = React.useRef(options);
+    latest.current = options;
+    // Made in the effect, not during render: React may render twice and keep one (StrictMode).
+    const [collection, setCollection] = React.useState(null);
+    React.useEffect(() => {
+      const made = new LiveCollection(client, latest.current);
+      setCollection(made);
+      return () => made.close();
+    }, [client, ...deps]); // eslint-disable-line react-hooks/exhaustive-deps -- deps are the caller's
+    const subscribe = React.useCallback(
+      (onChange) => (collection ? collection.subscribe(onChange) : () => {}),
+      [collection],
+    );
+    const snapshot = () => (collection ? collection.getSnapshot() : LOADING);
+    const state = React.useSyncExternalStore(subscribe, snapshot, snapshot);
+    const refetch = React.useCallback(() => collection?.refetch(), [collection]);
+    return { ...state, refetch };
+  }
+
+  /** The connection status as a <span>, with class names to style it; unstyled by default. */
+  function ConnectionStatusIndicator({ showLabel = false, className = "livepush-status", labels = LABELS }) {
+    const { status, reason } = useConnectionStatus();
+    return React.createElement(
+      "span",
+      { className: `${className} ${className}--${status}`, title: reason || labels[status], "data-status": status },
+      showLabel ? labels[status] : null,
+    );
+  }
+
+  return {
+    LivePushProvider,
+    useLivePush,
+    useLivePushEvent,
+    useConnectionStatus,
+    useLiveCollection,
+    ConnectionStatusIndicator,
+  };
 }
 
 export default createLivePushReact;
