@@ -100,3 +100,36 @@ def test_a_page_cut_off_for_a_while_gets_the_pushes_made_meanwhile_without_a_rel
     assert page.evaluate("window.client.statusInfo.recovered") is True
     assert page.evaluate("window.resyncs") == []
     page.close()
+
+
+def test_a_push_made_while_the_first_fetch_is_held_open_appears_exactly_once(
+    browser, restartable_server, live_user_ids, token_for, push_from_other_process
+):
+    import json
+    import urllib.request
+
+    dave = live_user_ids["dave"]
+    base = f"http://127.0.0.1:{restartable_server.port}"
+    page = browser.new_page()
+    page.goto(f"{base}/collection/?token={token_for(dave, lifetime=600)}")
+    page.evaluate("window.opened")  # connected, while /held-list/ is still held
+    assert page.evaluate("window.collection.getSnapshot().isLoading") is True
+    # One push the held fetch will also list (it happened before the list is read), one it won't.
+    push_from_other_process(
+        "from livepush import send_ws_message_to_user\n"
+        f"send_ws_message_to_user({dave}, 'PHOTO_UPLOADED', {{'id': 1, 'title': 'in both'}})\n"
+        f"send_ws_message_to_user({dave}, 'PHOTO_UPLOADED', {{'id': 2, 'title': 'pushed only'}})\n"
+    )
+    # Both pushes reached the page (kept until the fetch answers), then the list is released.
+    page.wait_for_function("window.arrived === 2", timeout=WAIT_MS)
+    assert page.evaluate("window.snapshots.length") == 0
+    listed = [{"id": 1, "title": "in both"}, {"id": 0, "title": "listed only"}]
+    request = urllib.request.Request(
+        f"{base}/held-list/release/", data=json.dumps(listed).encode(), method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=WAIT_MS / 1000) as response:
+        assert response.status == 200
+    page.wait_for_function("!window.collection.getSnapshot().isLoading", timeout=WAIT_MS)
+    titles = page.evaluate("[...document.querySelectorAll('#items li')].map(li => li.textContent)")
+    assert titles == ["in both", "listed only", "pushed only"]
+    page.close()
