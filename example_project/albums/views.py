@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from .live import photo_data
 from .models import Album, Photo
 
 
@@ -19,6 +20,14 @@ def _album_for(request: HttpRequest, pk: int) -> Album:
 def album_detail(request: HttpRequest, pk: int) -> HttpResponse:
     album = _album_for(request, pk)
     return render(request, "albums/album.html", {"album": album, "photos": album.photos.all()})
+
+
+@login_required
+def album_photos(request: HttpRequest, pk: int) -> JsonResponse:
+    """The album's photos as the pushes carry them: what the page's live collection loads."""
+    album = _album_for(request, pk)
+    photos = album.photos.select_related("uploaded_by").order_by("pk")
+    return JsonResponse({"photos": [photo_data(photo) for photo in photos]})
 
 
 @require_POST

@@ -15,6 +15,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("livepush/", include("livepush.urls")),
     path("albums/<int:pk>/", albums.album_detail, name="album"),
+    path("albums/<int:pk>/photos.json", albums.album_photos, name="album_photos"),
     path("albums/<int:pk>/upload/", albums.upload, name="upload"),
     path("photos/<int:pk>/", albums.edit_photo, name="edit_photo"),
     path("lists/<int:pk>/", bucketlist.list_detail, name="bucketlist"),
