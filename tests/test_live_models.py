@@ -183,3 +183,28 @@ def test_a_version_needs_a_dict_payload(album):
     live_model(Photo, created="PHOTO_UPLOADED", serializer=str, audience=member_ids, version="pk")
     with pytest.raises(TypeError, match="needs a serializer that returns a dict"):
         Photo.objects.create(album=album, title="Beach")
+
+
+def test_payload_is_what_the_pushes_carry_for_a_list_view_to_return(album):
+    unregister(Photo)
+    live = live_model(
+        Photo,
+        updated="PHOTO_UPDATED",
+        serializer=lambda photo: {"id": photo.pk, "title": photo.title},
+        audience=member_ids,
+        version="pk",
+    )
+    alice = inbox_of("alice")
+    photo = Photo.objects.create(album=album, title="Beach")
+    photo.save()
+    assert [frame["data"] for frame in alice.frames()] == [live.payload(photo)]
+    assert live.payload(photo) == {"id": photo.pk, "title": "Beach", "version": photo.pk}
+
+
+def test_the_payload_function_finds_the_registered_model(album):
+    from livepush.live import payload
+
+    photo = Photo.objects.create(album=album, title="Beach")
+    assert payload(photo) == {"id": photo.pk, "album_id": album.pk, "title": "Beach"}
+    with pytest.raises(TypeError, match="Album is not registered with live_model"):
+        payload(album)

@@ -36,4 +36,5 @@ def register() -> None:
         deleted=T.PHOTO_DELETED,
         serializer=photo_data,
         audience=lambda photo: photo.album.member_ids(),
+        version="updated_at",
     )

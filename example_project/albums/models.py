@@ -25,6 +25,7 @@ class Photo(models.Model):
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
     )
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ("pk",)

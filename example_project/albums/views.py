@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from demo.saved import saved
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
-from .live import photo_data
+from livepush.live import payload
+
 from .models import Album, Photo
 
 
@@ -27,7 +29,7 @@ def album_photos(request: HttpRequest, pk: int) -> JsonResponse:
     """The album's photos as the pushes carry them: what the page's live collection loads."""
     album = _album_for(request, pk)
     photos = album.photos.select_related("uploaded_by").order_by("pk")
-    return JsonResponse({"photos": [photo_data(photo) for photo in photos]})
+    return JsonResponse({"photos": [payload(photo) for photo in photos]})
 
 
 @require_POST
@@ -38,7 +40,7 @@ def upload(request: HttpRequest, pk: int) -> HttpResponse:
     if image is not None:
         title = request.POST.get("title", "").strip()[:100] or image.name
         Photo.objects.create(album=album, title=title, image=image, uploaded_by=request.user)
-    return redirect("album", pk=album.pk)
+    return saved(request, "album", album.pk)
 
 
 @require_POST
@@ -51,4 +53,4 @@ def edit_photo(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         photo.title = request.POST.get("title", photo.title).strip()[:100] or photo.title
         photo.save()
-    return redirect("album", pk=photo.album_id)
+    return saved(request, "album", photo.album_id)

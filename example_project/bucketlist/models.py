@@ -21,6 +21,7 @@ class BucketPoint(models.Model):
     bucket_list = models.ForeignKey(BucketList, on_delete=models.CASCADE, related_name="points")
     title = models.CharField(max_length=200)
     done = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ("pk",)

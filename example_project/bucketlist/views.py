@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from demo.saved import saved
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
+
+from livepush.live import payload
 
 from .models import BucketList, BucketPoint
 
@@ -23,6 +26,13 @@ def list_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@login_required
+def list_points(request: HttpRequest, pk: int) -> JsonResponse:
+    """The points as the pushes carry them: what the page's live collection loads."""
+    bucket_list = _list_for(request, pk)
+    return JsonResponse({"points": [payload(point) for point in bucket_list.points.all()]})
+
+
 @require_POST
 @login_required
 def add_point(request: HttpRequest, pk: int) -> HttpResponse:
@@ -30,7 +40,7 @@ def add_point(request: HttpRequest, pk: int) -> HttpResponse:
     title = request.POST.get("title", "").strip()[:200]
     if title:
         BucketPoint.objects.create(bucket_list=bucket_list, title=title)
-    return redirect("bucketlist", pk=bucket_list.pk)
+    return saved(request, "bucketlist", bucket_list.pk)
 
 
 @require_POST
@@ -44,4 +54,4 @@ def edit_point(request: HttpRequest, pk: int) -> HttpResponse:
         point.title = request.POST.get("title", point.title).strip()[:200] or point.title
         point.done = request.POST.get("done") == "on"
         point.save()
-    return redirect("bucketlist", pk=point.bucket_list_id)
+    return saved(request, "bucketlist", point.bucket_list_id)

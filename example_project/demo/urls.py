@@ -19,6 +19,7 @@ urlpatterns = [
     path("albums/<int:pk>/upload/", albums.upload, name="upload"),
     path("photos/<int:pk>/", albums.edit_photo, name="edit_photo"),
     path("lists/<int:pk>/", bucketlist.list_detail, name="bucketlist"),
+    path("lists/<int:pk>/points.json", bucketlist.list_points, name="list_points"),
     path("lists/<int:pk>/add/", bucketlist.add_point, name="add_point"),
     path("points/<int:pk>/", bucketlist.edit_point, name="edit_point"),
     path("admin/", admin.site.urls),

@@ -34,7 +34,7 @@ from livepush._publish import publish_sync
 from livepush.push import audience_groups, encode_message
 from livepush.registry import TypeRef, get_registry
 
-__all__ = ["LiveModel", "live_model", "push_change", "unregister"]
+__all__ = ["LiveModel", "live_model", "payload", "push_change", "unregister"]
 
 Action = Literal["created", "updated", "deleted"]
 
@@ -56,12 +56,20 @@ class LiveModel:
         groups = audience_groups(self.audience(instance))
         if not groups:
             return
+        text = encode_message(event_type, self.payload(instance))
+        using = router.db_for_write(type(instance), instance=instance)
+        publish_sync(groups, text, on_commit=True, using=using)
+
+    def payload(self, instance: Any) -> Any:
+        """What the pushes about ``instance`` carry: the serializer's payload, with its version.
+
+        A page's list view returns the same (``[live.payload(photo) for photo in photos]``), so
+        the fetched items and the pushed ones compare key for key and version for version.
+        """
         payload = self.serializer(instance)
         if self.version is not None:
             payload = self._versioned(instance, payload)
-        text = encode_message(event_type, payload)
-        using = router.db_for_write(type(instance), instance=instance)
-        publish_sync(groups, text, on_commit=True, using=using)
+        return payload
 
     def _versioned(self, instance: Any, payload: Any) -> Any:
         if not isinstance(payload, dict):
@@ -132,6 +140,26 @@ def unregister(model: type[models.Model]) -> None:
     pre_delete.disconnect(sender=model, dispatch_uid=uid)
 
 
+def payload(instance: models.Model) -> Any:
+    """What the pushes about ``instance`` carry (its registered serializer, with its version).
+
+    For the view a live collection fetches its list from, so fetched and pushed items match::
+
+        return JsonResponse({"points": [payload(point) for point in bucket_list.points.all()]})
+
+    Raises:
+        TypeError: the instance's model is not registered with :func:`live_model`.
+    """
+    return _registered(instance).payload(instance)
+
+
+def _registered(instance: Any) -> LiveModel:
+    live = _live.get(type(instance))
+    if live is None:
+        raise TypeError(f"{type(instance).__name__} is not registered with live_model()")
+    return live
+
+
 def push_change(instances: Any, action: Action) -> None:
     """Push a change the model signals do not see (``update()``, ``bulk_create()``, raw SQL).
 
@@ -140,10 +168,7 @@ def push_change(instances: Any, action: Action) -> None:
     """
     items = [instances] if isinstance(instances, models.Model) else list(instances)
     for instance in items:
-        live = _live.get(type(instance))
-        if live is None:
-            raise TypeError(f"{type(instance).__name__} is not registered with live_model()")
-        live.push(instance, action)
+        _registered(instance).push(instance, action)
 
 
 def _on_save(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import struct
-import zlib
 from typing import Any
 
 from albums.models import Album, Photo
@@ -12,24 +10,9 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 
+from demo.pictures import png
+
 USERS = {"alice": "alice-demo", "bob": "bob-demo", "carol": "carol-demo"}
-
-
-def png(rgb: tuple[int, int, int], size: int = 64) -> bytes:
-    """A solid-colour PNG, so the demo needs no image library."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    row = b"\x00" + bytes(rgb) * size
-    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(row * size))
-        + chunk(b"IEND", b"")
-    )
 
 
 class Command(BaseCommand):
@@ -47,9 +30,15 @@ class Command(BaseCommand):
         if not Album.objects.exists():
             album = Album.objects.create(title="Lisbon, spring", owner=users["alice"])
             album.members.add(users["alice"], users["bob"])
-            for title, colour in (("Tram 28", (230, 180, 40)), ("Tagus at dusk", (40, 90, 160))):
+            scenes = (
+                ("Tram 28", (90, 150, 220), (200, 150, 60)),
+                ("Tagus at dusk", (120, 60, 130), (30, 60, 110)),
+                ("Sintra hills", (140, 190, 230), (60, 120, 60)),
+            )
+            for title, sky, ground in scenes:
                 photo = Photo(album=album, title=title, uploaded_by=users["alice"])
-                photo.image.save(f"{title.lower().replace(' ', '-')}.png", ContentFile(png(colour)))
+                image = ContentFile(png(sky, ground))
+                photo.image.save(f"{title.lower().replace(' ', '-')}.png", image)
         if not BucketList.objects.exists():
             bucket_list = BucketList.objects.create(title="Before we turn 40")
             bucket_list.members.add(users["alice"], users["bob"], users["carol"])
