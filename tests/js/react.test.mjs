@@ -170,6 +170,76 @@ test("useLiveCollection loads, follows pushes, refetches, and a new album makes 
   act(() => renderer.unmount());
 });
 
+test("useLiveCollection loads again on a resync and on a reconnect without recovery, showing isLoading", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "setInterval", "Date"], now: 0 });
+  const WS = fakeWebSocket();
+  const client = new LivePush({ url: "ws://test.invalid/ws/", WebSocket: WS, random: () => 0 });
+  t.after(() => client.close());
+  const answers = [];
+  const server = { items: [{ id: 1, title: "a" }] };
+  function Points() {
+    const { items, isLoading } = useLiveCollection(
+      {
+        fetch: () => new Promise((resolve) => answers.push(() => resolve(server.items))),
+        update: "BUCKETPOINT_UPDATED",
+      },
+      [],
+    );
+    return h("p", null, `${isLoading ? "loading " : ""}${items.map((p) => `${p.id}:${p.title}`).join(",")}`);
+  }
+  let renderer;
+  await act(async () => {
+    renderer = TestRenderer.create(h(LivePushProvider, { client }, h(Points)));
+  });
+  act(() => WS.last.open());
+  await act(async () => answers.shift()());
+  assert.equal(text(renderer), "1:a");
+
+  // A push while the resync's fetch is in flight is applied on top of the fetched list.
+  server.items = [{ id: 1, title: "b" }, { id: 2, title: "new" }];
+  act(() => WS.last.receive({ type: "RECOVERY", data: { recovered: false, streams: {}, resync: ["user_1"] } }));
+  assert.equal(text(renderer), "loading 1:a");
+  act(() => WS.last.receive({ type: "BUCKETPOINT_UPDATED", data: { id: 2, title: "newer" } }));
+  await act(async () => answers.shift()());
+  assert.equal(text(renderer), "1:b,2:newer");
+
+  // A recovered reconnect loads nothing; one that recovered only part of it resyncs.
+  act(() => WS.last.serverClose(1006));
+  act(() => t.mock.timers.tick(1000));
+  act(() => WS.last.open());
+  act(() => WS.last.receive({ type: "RECOVERY", data: { recovered: true, streams: {}, resync: [] } }));
+  assert.equal(answers.length, 0);
+  assert.equal(text(renderer), "1:b,2:newer");
+  act(() => renderer.unmount());
+});
+
+test("useLiveCollection against a server without recovery loads again after every reconnect", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "setInterval", "Date"], now: 0 });
+  const WS = fakeWebSocket();
+  const client = new LivePush({ url: "ws://test.invalid/ws/", WebSocket: WS, random: () => 0 });
+  t.after(() => client.close());
+  let fetches = 0;
+  function Points() {
+    const { items } = useLiveCollection({ fetch: async () => [{ id: ++fetches }] }, []);
+    return h("p", null, items.map((p) => p.id).join(","));
+  }
+  let renderer;
+  await act(async () => {
+    renderer = TestRenderer.create(h(LivePushProvider, { client }, h(Points)));
+  });
+  act(() => WS.last.open());
+  await act(settle);
+  assert.equal(text(renderer), "1");
+  for (const expected of ["2", "3"]) {
+    act(() => WS.last.serverClose(1006));
+    act(() => t.mock.timers.tick(30_000));
+    act(() => WS.last.open());
+    await act(settle);
+    assert.equal(text(renderer), expected);
+  }
+  act(() => renderer.unmount());
+});
+
 test("ConnectionStatusIndicator shows the status by class name, the label when asked", (t) => {
   t.mock.timers.enable({ apis: ["setTimeout", "setInterval", "Date"], now: 0 });
   const WS = fakeWebSocket();
