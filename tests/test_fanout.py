@@ -194,6 +194,39 @@ async def test_a_push_to_several_groups_reaches_each_local_member_once():
     assert layer.groups == {}
 
 
+class PositionedReceiver(Receiver):
+    def livepush_deliver_at(self, text: str, stream: str, offset: int, epoch: str) -> None:
+        self.livepush_deliver(f"{stream}@{offset}")
+
+
+async def test_with_recovery_a_connection_in_a_stream_and_a_plain_group_gets_the_push_once():
+    layer = InMemoryChannelLayer()
+    fanout = Fanout(layer)
+    alice, bob = PositionedReceiver(), PositionedReceiver()
+    await fanout.join("user_1", alice)
+    await fanout.join("album_7", alice)  # a get_groups() group that is not a stream
+    await fanout.join("album_7", bob)
+    fanout.baseline("user_1", 0, "e1")
+    try:
+        # live_model's audience [owner, "album_7"], recovery on: user_1 is positioned, album_7
+        # is not.
+        await layer.group_send(
+            PROCESSES_GROUP,
+            {
+                "type": "livepush.push",
+                "groups": ["user_1", "album_7"],
+                "text": '{"type":"X","data":{}}',
+                "pos": [[1, "e1"], None],
+            },
+        )
+        assert await asyncio.wait_for(bob.frames.get(), WAIT) == '{"type":"X","data":{}}'
+        assert alice.frames.get_nowait() == "user_1@1"  # with its position
+        assert alice.frames.empty()
+    finally:
+        for name, member in [("user_1", alice), ("album_7", alice), ("album_7", bob)]:
+            await fanout.leave(name, member)
+
+
 async def test_a_join_while_the_layer_hangs_gives_up_at_join_timeout():
     layer = HungLayer()
     fanout = Fanout(layer)

@@ -125,6 +125,16 @@ async def test_pushes_expire_ttl_after_the_last_push():
     assert state.top.offset == 2  # the position lives on
 
 
+async def test_the_memory_history_forgets_streams_past_their_meta_ttl():
+    clock = Clock()
+    history = MemoryHistory(100, 10.0, 60.0, clock=clock)
+    for n in range(50):
+        await history.append([f"user_{n}"], "x")
+    clock.now += 60.0
+    await history.append(["user_0"], "y")  # any use sweeps: the other 49 are gone
+    assert list(history.streams) == ["user_0"]
+
+
 @pytest.mark.redis
 async def test_concurrent_appends_from_two_clients_never_gap_or_repeat(redis_server):
     clients = [Redis.from_url(redis_server.url) for _ in range(2)]

@@ -208,3 +208,22 @@ def test_the_payload_function_finds_the_registered_model(album):
     assert payload(photo) == {"id": photo.pk, "album_id": album.pk, "title": "Beach"}
     with pytest.raises(TypeError, match="Album is not registered with live_model"):
         payload(album)
+
+
+def test_a_live_model_type_in_ephemeral_types_is_not_kept_for_recovery(album, settings):
+    from livepush import history
+
+    settings.LIVEPUSH = {
+        **settings.LIVEPUSH,
+        "RECOVERY": True,
+        "EPHEMERAL_TYPES": ["PHOTO_UPDATED"],
+    }
+    memory = history.MemoryHistory(100, 300, 3600)
+    alice = inbox_of("alice")
+    with history.override(memory):
+        photo = Photo.objects.create(album=album, title="Beach")  # PHOTO_UPLOADED: kept
+        photo.save()  # PHOTO_UPDATED: ephemeral
+    assert [frame["type"] for frame in alice.frames()] == ["PHOTO_UPLOADED", "PHOTO_UPDATED"]
+    alice_id = get_user_model().objects.get(username="alice").pk
+    alice_stream = memory.streams[f"user_{alice_id}"]
+    assert [json.loads(text)["type"] for _, text in alice_stream.entries] == ["PHOTO_UPLOADED"]

@@ -84,7 +84,7 @@ async def test_a_client_cut_off_while_100_pushes_are_sent_gets_exactly_those_100
         replayed, recovery = await until_recovery(client)
         assert replayed == []
         assert recovery["recovered"] is True
-        assert set(recovery["streams"]) == {stream, "broadcast"}
+        assert set(recovery["streams"]) == {stream, "broadcast", "testers"}
         start = recovery["streams"][stream]["offset"]
         positions = resume_from(recovery)
         proxy.cut()  # the client hears nothing more; the server does not know yet
@@ -190,7 +190,7 @@ async def test_positions_that_are_not_positions_get_an_error_and_a_resync(
         assert error["type"] == "ERROR"
         assert error["data"]["code"] == "invalid_resume"
         _, recovery = await until_recovery(client)
-        assert sorted(recovery["resync"]) == sorted([f"user_{dave}", "broadcast"])
+        assert sorted(recovery["resync"]) == sorted([f"user_{dave}", "broadcast", "testers"])
 
 
 async def test_after_its_server_is_killed_a_client_recovers_on_another_server(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from livepush._sender import Sender, overflow_count
@@ -225,14 +226,14 @@ async def test_a_positioned_push_at_or_below_the_floor_is_dropped_held_ones_incl
     socket = Socket()
     sender = Sender(socket.send)
     sender.hold()
-    sender.deliver_at("user 3", "user_1", 3)  # live, but the replay will cover it
+    sender.deliver_at("user 3", "user_1", 3, "e1")  # live, but the replay will cover it
     sender.deliver("not positioned")
-    sender.deliver_at("user 4", "user_1", 4)
-    sender.deliver_at("broadcast 9", "broadcast", 9)
-    sender.set_floors({"user_1": 3, "broadcast": 0})
+    sender.deliver_at("user 4", "user_1", 4, "e1")
+    sender.deliver_at("broadcast 9", "broadcast", 9, "e1")
+    sender.set_floors({"user_1": ("e1", 3), "broadcast": ("e1", 0)})
     sender.release()
-    sender.deliver_at("user 3 again", "user_1", 3)
-    sender.deliver_at("user 5", "user_1", 5)
+    sender.deliver_at("user 3 again", "user_1", 3, "e1")
+    sender.deliver_at("user 5", "user_1", 5, "e1")
     await settle(sender, socket, 4)
     assert socket.sent == ["not positioned", "user 4", "broadcast 9", "user 5"]
 
@@ -248,9 +249,61 @@ async def test_a_positioned_push_goes_through_the_hook():
             sender.deliver(text)
 
     sender.hook = hook
-    sender.set_floors({"user_1": 1})
+    sender.set_floors({"user_1": ("e1", 1)})
     for offset, text in enumerate(["dup", "a", "secret b", "c"], start=1):
-        sender.deliver_at(text, "user_1", offset)
+        sender.deliver_at(text, "user_1", offset, "e1")
     await settle(sender, socket, 2)
     assert seen == ["a", "secret b", "c"]
     assert socket.sent == ["a", "c"]
+
+
+async def test_a_new_epoch_of_a_stream_starts_its_floor_again():
+    # The stream's history was lost (Redis flushed, its meta expired) while connected: the new
+    # epoch counts from 1 again, below the old floor, and must get through.
+    socket = Socket()
+    sender = Sender(socket.send)
+    sender.set_floors({"user_1": ("e1", 500)})
+    sender.deliver_at("old 500", "user_1", 500, "e1")
+    sender.deliver_at("new 1", "user_1", 1, "e2")
+    sender.deliver_at("new 1 again", "user_1", 1, "e2")
+    sender.deliver_at("new 2", "user_1", 2, "e2")
+    await settle(sender, socket, 2)
+    assert socket.sent == ["new 1", "new 2"]
+
+
+async def test_a_closed_sender_holds_nothing_and_overflows_once():
+    socket = Socket()
+    overflows = []
+
+    async def on_overflow() -> None:
+        overflows.append(1)
+
+    sender = Sender(socket.send, max_frames=2, on_overflow=on_overflow)
+    sender.hold()
+    for offset in range(1, 11):
+        sender.deliver_at(f"push {offset}", "user_1", offset, "e1")
+    assert sender.backlog == 0
+    sender.release()
+    await asyncio.sleep(0)
+    assert overflows == [1]
+    assert socket.sent == []
+
+
+async def test_a_hook_that_raises_on_release_loses_only_its_own_frame(caplog):
+    socket = Socket()
+    sender = Sender(socket.send)
+
+    def hook(text: str) -> None:
+        if text == "bad":
+            raise ValueError("a consumer's livepush_deliver override failed")
+        sender.deliver(text)
+
+    sender.hook = hook
+    sender.hold()
+    for offset, text in enumerate(["a", "bad", "c"], start=1):
+        sender.deliver_at(text, "user_1", offset, "e1")
+    with caplog.at_level(logging.ERROR, "livepush.sender"):
+        sender.release()
+    await settle(sender, socket, 2)
+    assert socket.sent == ["a", "c"]
+    assert "held during the connect failed" in caplog.text

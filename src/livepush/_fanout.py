@@ -52,7 +52,7 @@ class Member(Protocol):
 
     def livepush_deliver(self, text: str) -> None: ...
 
-    def livepush_deliver_at(self, text: str, stream: str, offset: int) -> None: ...
+    def livepush_deliver_at(self, text: str, stream: str, offset: int, epoch: str) -> None: ...
 
 
 class _Group:
@@ -223,17 +223,21 @@ class Fanout:
             members: Iterable[Member] = tuple(group.members)
         else:  # a push to several groups: each local connection in any of them, once
             found: dict[Member, None] = {}
+            streams: list[set[Member]] = []
             for index, name in enumerate(names):
                 group = self.groups.get(name)
                 if group is None:
                     continue
                 position = None if positions is None else positions[index]
                 if position is not None:
-                    # Positioned per stream: a connection in two of the groups gets both.
+                    # Positioned per stream: a connection in two of the streams gets it from
+                    # each, with each one's position (docs/topics/delivery.md, Recovery).
                     self._stream(name, group).push(text, position[0], position[1])
+                    streams.append(group.members)
                 else:
                     found.update(dict.fromkeys(group.members))
-            members = found
+            # A connection that has it from a stream (with its position) needs no plain copy.
+            members = [m for m in found if not any(m in s for s in streams)] if streams else found
         for member in members:
             try:
                 member.livepush_deliver(text)

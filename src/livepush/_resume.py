@@ -7,12 +7,15 @@ groups with its sender held (so live pushes wait):
 
 1. reads each of its recoverable streams from the history: the position now, and the pushes after
    the one presented (one history call for all);
-2. sends the missed pushes, in order, each with its ``"pos"``;
-3. sets the sender's floors to the positions read, so a held or later live push the replay
-   already covered is dropped (the seam has no duplicate and, since the read came after the
-   join, no gap), and starts the fan-out's order of each stream there;
+2. tells the fan-out where each stream was read (at once, before any await), then
+3. sends the missed pushes, in order, each with its ``"pos"``, and sets the sender's floors to
+   the positions read, so a held or later live push the replay already covered is dropped (the
+   seam has no duplicate and, since the read came after the join, no gap); the fan-out's order
+   of each stream starts there unless it started already;
 4. sends ``RECOVERY``: each stream's position, and in ``resync`` those whose gap the history no
-   longer covers (the client refetches what they carry);
+   longer covers and, on a reconnect, the connection's groups that are not streams (custom
+   groups outside ``HISTORY_GROUPS``: nothing of theirs was kept); the client refetches what
+   they carry;
 
 then the consumer releases the sender. A client that presents nothing gets the ``RECOVERY``
 frame with the positions to present next time.
@@ -116,6 +119,9 @@ async def resume(
     """
     presented, problem = presented_positions(scope)
     streams = [group for group in groups if is_recoverable(group)]
+    # A reconnect (it presented positions): what its groups that are not streams carried
+    # meanwhile was not kept, so they are in resync too (the client refetches what they carry).
+    unkept = [group for group in groups if not is_recoverable(group)] if presented != {} else []
     if presented is None:
         await send(error_frame(ErrorCode.INVALID_RESUME, problem))
         wanted: dict[str, Position | None] = {s: Position(-1, "") for s in streams}
@@ -126,19 +132,21 @@ async def resume(
     except Exception as exc:
         # Delivery works without the history; the client refetches what it may have missed.
         logger.warning("Could not read the history of a connection's streams: %r", exc)
-        await send(encode_recovery({}, [s for s in streams if wanted[s] is not None]))
+        await send(encode_recovery({}, [s for s in streams if wanted[s] is not None] + unkept))
         return
-    resync = []
+    # At once, before any await: baselines then come in read order (see Stream.baseline).
+    fanout = get_fanout(channel_layer())
+    for stream, state in states.items():
+        fanout.baseline(stream, state.top.offset, state.top.epoch)
+    sender.set_floors({s: (state.top.epoch, state.top.offset) for s, state in states.items()})
+    resync = []  # the streams first, then the groups that are not
     for stream, state in states.items():
         if state.missed is None:
             resync.append(stream)
             continue
         for offset, text in state.missed:
             await send(with_position(text, stream, offset, state.top.epoch))
-    fanout = get_fanout(channel_layer())
-    for stream, state in states.items():
-        fanout.baseline(stream, state.top.offset, state.top.epoch)
-    sender.set_floors({stream: state.top.offset for stream, state in states.items()})
+    resync += unkept
     await send(
         encode_recovery(
             {s: (state.top.offset, state.top.epoch) for s, state in states.items()}, resync

@@ -141,9 +141,10 @@ class Sender:
         self._sending: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None
         self._holding = False
-        # Frames kept back while holding, with their stream and offset for positioned ones.
-        self._held: list[tuple[str, str | None, int]] = []
-        self._floors: dict[str, int] = {}
+        # Frames kept back while holding, with their stream, offset and epoch if positioned.
+        self._held: list[tuple[str, str | None, int, str]] = []
+        # Each stream's last position this connection had: (epoch, offset).
+        self._floors: dict[str, tuple[str, int]] = {}
         self._closed = False
         #: Where :meth:`deliver_at` sends a push that is not a duplicate: :meth:`deliver`, or a
         #: consumer's ``livepush_deliver`` override (which calls it in turn).
@@ -168,7 +169,7 @@ class Sender:
         if self._closed:
             return
         if self._holding:
-            self._hold(text, None, 0)
+            self._hold(text, None, 0, "")
             return
         if self._sending is not None or self._backlog:
             self._backlog.append(text)
@@ -178,18 +179,22 @@ class Sender:
             return
         self._start(text)
 
-    def deliver_at(self, text: str, stream: str, offset: int) -> None:
-        """:meth:`deliver` (through :attr:`hook`) the push at ``offset`` of ``stream``.
+    def deliver_at(self, text: str, stream: str, offset: int, epoch: str) -> None:
+        """:meth:`deliver` (through :attr:`hook`) the push at ``offset`` of ``stream``'s ``epoch``.
 
-        Dropped if the connection already had it: ``offset`` is at or below the stream's floor.
+        Dropped if the connection already had it: ``offset`` is at or below the stream's floor
+        in the same epoch (a new epoch starts again from offset 1).
         """
+        if self._closed:
+            return
         if self._holding:
-            self._hold(text, stream, offset)
+            self._hold(text, stream, offset, epoch)
             return
         floors = self._floors
-        if offset <= floors.get(stream, 0):
+        floor = floors.get(stream)
+        if floor is not None and offset <= floor[1] and floor[0] == epoch:
             return
-        floors[stream] = offset
+        floors[stream] = (epoch, offset)
         self.hook(text)
 
     #: The fan-out's names for :meth:`deliver` and :meth:`deliver_at` (``livepush._fanout.Member``).
@@ -200,23 +205,31 @@ class Sender:
         """Keep frames back until :meth:`release`."""
         self._holding = True
 
-    def set_floors(self, floors: dict[str, int]) -> None:
-        """From now on drop pushes of each stream at or below its offset in ``floors``."""
+    def set_floors(self, floors: dict[str, tuple[str, int]]) -> None:
+        """From now on drop pushes of each stream at or below its ``(epoch, offset)``."""
         self._floors.update(floors)
 
     def release(self) -> None:
-        """Send the frames held back, in order (duplicates dropped), and stop holding."""
+        """Send the frames held back, in order (duplicates dropped), and stop holding.
+
+        A :attr:`hook` that raises loses its own frame only: it is logged, the rest are sent.
+        """
         self._holding = False
         held, self._held = self._held, []
-        self._backlog_bytes -= sum(len(text) for text, _, _ in held)
-        for text, stream, offset in held:
-            if stream is None:
-                self.deliver(text)
-            else:
-                self.deliver_at(text, stream, offset)
+        self._backlog_bytes -= sum(len(text) for text, _, _, _ in held)
+        for text, stream, offset, epoch in held:
+            try:
+                if stream is None:
+                    self.deliver(text)
+                else:
+                    self.deliver_at(text, stream, offset, epoch)
+            except Exception:
+                logger.exception("Delivering a push held during the connect failed")
 
-    def _hold(self, text: str, stream: str | None, offset: int) -> None:
-        self._held.append((text, stream, offset))
+    def _hold(self, text: str, stream: str | None, offset: int, epoch: str) -> None:
+        if self._closed:
+            return
+        self._held.append((text, stream, offset, epoch))
         self._backlog_bytes += len(text)
         if len(self._held) > self._max_frames or self._backlog_bytes > self._max_bytes:
             self._overflow()
@@ -245,7 +258,7 @@ class Sender:
             self.backlog,
             self._backlog_bytes,
         )
-        on_overflow = self._on_overflow
+        on_overflow, self._on_overflow = self._on_overflow, None  # once
         self.close()
         if on_overflow is not None:
             try:

@@ -62,22 +62,42 @@ class Stream:
         self.gap: asyncio.Task[None] | None = None
 
     def baseline(self, offset: int, epoch: str) -> None:
-        """Start at ``offset`` unless a push came already (a connect read the stream there)."""
-        if self.offset is None:
-            self.offset, self.epoch = offset, epoch
+        """A connect read the stream at ``offset``: start there, unless it started already.
+
+        Called as soon as the read returns, before the connect awaits anything: the reads of a
+        process run one batch after another (``livepush._resume``), so baselines come in read
+        order and a later one never starts the stream past pushes an earlier reader still needs.
+        Pushes that came before any baseline waited for it; those it covers are dropped (the
+        reader replays them from the history).
+        """
+        if self.offset is not None:
+            return  # started: pushes since were handed over to every member, readers included
+        if self.epoch != epoch:
+            self.waiting.clear()  # pushes of another epoch than the history's now
+        self.offset, self.epoch = offset, epoch
+        self.waiting = {n: text for n, text in self.waiting.items() if n > offset}
+        self._drain_waiting()
+        self._watch_gap()
 
     def push(self, text: str, offset: int, epoch: str) -> None:
         """Hand ``text``, the push at ``offset`` of ``epoch``, over in order (or keep it back)."""
         if self.epoch != epoch:
-            if self.epoch is not None:
+            if self.epoch is None or self.offset is None:
+                self.epoch = epoch  # not started: waits below for a baseline
+                self.waiting.clear()
+            else:
                 # The stream's history was lost (Redis flushed, its meta expired): the members'
                 # positions mean nothing now, they must refetch.
                 self._resync(offset - 1, epoch)
-            self.offset, self.epoch = offset - 1, epoch
-            self.waiting.clear()
+                self.offset, self.epoch = offset - 1, epoch
+                self.waiting.clear()
         last = self.offset
         if last is None:
-            last = self.offset = offset - 1
+            # No connect has read the stream yet (its members' reads are in flight): wait for
+            # the first to say where to start (baseline), or for the gap's wait.
+            self.waiting[offset] = text
+            self._watch_gap()
+            return
         if offset <= last:
             return  # a duplicate
         if offset > last + 1:
@@ -100,10 +120,11 @@ class Stream:
 
     def _hand_over(self, text: str, offset: int) -> None:
         self.offset = offset
-        framed = with_position(text, self.name, offset, str(self.epoch))
+        epoch = str(self.epoch)
+        framed = with_position(text, self.name, offset, epoch)
         for member in tuple(self.members):
             try:
-                member.livepush_deliver_at(framed, self.name, offset)
+                member.livepush_deliver_at(framed, self.name, offset, epoch)
             except Exception:
                 # One connection's failure must not stop the process's pushes.
                 logger.exception("Delivering a push to %r failed", member)
@@ -111,8 +132,15 @@ class Stream:
     async def _fill_gap(self) -> None:
         try:
             await asyncio.sleep(self.gap_wait)
-            if not self.waiting or self.offset is None or self.epoch is None:
+            if not self.waiting or self.epoch is None:
                 return
+            if self.offset is None:
+                # No member read the stream (their reads failed, or recovery is off where they
+                # connected): start at the first push that came.
+                self.offset = min(self.waiting) - 1
+                self._drain_waiting()
+                if not self.waiting:
+                    return
             since = Position(self.offset, self.epoch)
             try:
                 missed = (await get_history().read({self.name: since}))[self.name].missed

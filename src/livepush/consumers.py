@@ -181,9 +181,9 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         """
         self.sender.deliver(text)
 
-    def livepush_deliver_at(self, text: str, stream: str, offset: int) -> None:
+    def livepush_deliver_at(self, text: str, stream: str, offset: int, epoch: str) -> None:
         """A positioned push (recovery): to :meth:`livepush_deliver` unless a duplicate."""
-        self.sender.deliver_at(text, stream, offset)
+        self.sender.deliver_at(text, stream, offset, epoch)
 
     async def websocket_connect(self, message: Message) -> None:
         try:

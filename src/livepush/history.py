@@ -275,9 +275,12 @@ class MemoryHistory(HistoryBackend):
         self.meta_ttl = meta_ttl
         self.clock = clock
         self.streams: dict[str, _MemoryStream] = {}
+        self._swept = clock()
 
     def _stream(self, name: str) -> _MemoryStream:
         now = self.clock()
+        if now - self._swept >= min(self.ttl, self.meta_ttl):
+            self._sweep(now)
         stream = self.streams.get(name)
         if stream is None or now - stream.touched >= self.meta_ttl:
             stream = self.streams[name] = _MemoryStream(new_epoch(), now)
@@ -285,6 +288,15 @@ class MemoryHistory(HistoryBackend):
             stream.entries.clear()
         stream.touched = now
         return stream
+
+    def _sweep(self, now: float) -> None:
+        """Forget what Redis would have expired: old entries, and streams past their meta TTL."""
+        self._swept = now
+        for name, stream in list(self.streams.items()):
+            if now - stream.touched >= self.meta_ttl:
+                del self.streams[name]
+            elif now - stream.last_push >= self.ttl:
+                stream.entries.clear()
 
     async def append(self, streams: Sequence[str], text: str) -> list[Position]:
         positions = []

@@ -31,7 +31,7 @@ from django.db import models, router
 from django.db.models.signals import post_save, pre_delete
 
 from livepush._publish import publish_sync
-from livepush.push import audience_groups, encode_message
+from livepush.push import audience_groups, encode_push
 from livepush.registry import TypeRef, get_registry
 
 __all__ = ["LiveModel", "live_model", "payload", "push_change", "unregister"]
@@ -56,9 +56,9 @@ class LiveModel:
         groups = audience_groups(self.audience(instance))
         if not groups:
             return
-        text = encode_message(event_type, self.payload(instance))
+        text, ephemeral = encode_push(event_type, self.payload(instance))
         using = router.db_for_write(type(instance), instance=instance)
-        publish_sync(groups, text, on_commit=True, using=using)
+        publish_sync(groups, text, on_commit=True, using=using, ephemeral=ephemeral)
 
     def payload(self, instance: Any) -> Any:
         """What the pushes about ``instance`` carry: the serializer's payload, with its version.

@@ -28,6 +28,7 @@ __all__ = [
     "audience_groups",
     "broadcast_ws_message",
     "encode_message",
+    "encode_push",
     "send_ws_message_to_all",
     "send_ws_message_to_group",
     "send_ws_message_to_user",
@@ -41,11 +42,12 @@ def encode_message(event_type: TypeRef, data: Any) -> str:
         UnknownMessageType: ``event_type`` is not registered (the error names close matches).
         PayloadError: ``data`` does not match the type's schema or is not JSON-serialisable.
     """
-    return _encode(event_type, data)[0]
+    return encode_push(event_type, data)[0]
 
 
-def _encode(event_type: TypeRef, data: Any) -> tuple[str, bool]:
-    """:func:`encode_message`, and whether the type is ephemeral (``EPHEMERAL_TYPES``)."""
+def encode_push(event_type: TypeRef, data: Any) -> tuple[str, bool]:
+    """:func:`encode_message`, and whether the type is ephemeral (``EPHEMERAL_TYPES``): what
+    :func:`livepush._publish.publish` needs to know whether the push is kept for recovery."""
     registry = get_registry()
     registered = registry.resolve(event_type)
     if registered.name in SERVER_ONLY_TYPES:
@@ -109,7 +111,7 @@ def send_ws_message_to_user(
         UnknownMessageType, PayloadError: at the call, for a bad type or payload.
         PushError: the channel layer failed (when sending at once).
     """
-    text, ephemeral = _encode(event_type, data)
+    text, ephemeral = encode_push(event_type, data)
     groups = [livepush_settings.user_group(user_id)]
     publish_sync(groups, text, on_commit=on_commit, using=using, ephemeral=ephemeral)
 
@@ -126,7 +128,7 @@ def broadcast_ws_message(
 
     Duplicate ids are sent once. Arguments and errors as :func:`send_ws_message_to_user`.
     """
-    text, ephemeral = _encode(event_type, data)
+    text, ephemeral = encode_push(event_type, data)
     groups = _user_groups(user_ids)
     if groups:
         publish_sync(groups, text, on_commit=on_commit, using=using, ephemeral=ephemeral)
@@ -139,7 +141,7 @@ def send_ws_message_to_all(
 
     Arguments and errors as :func:`send_ws_message_to_user`.
     """
-    text, ephemeral = _encode(event_type, data)
+    text, ephemeral = encode_push(event_type, data)
     groups = [livepush_settings.broadcast_group]
     publish_sync(groups, text, on_commit=on_commit, using=using, ephemeral=ephemeral)
 
@@ -151,7 +153,7 @@ def send_ws_message_to_group(
 
     Arguments and errors as :func:`send_ws_message_to_user`.
     """
-    text, ephemeral = _encode(event_type, data)
+    text, ephemeral = encode_push(event_type, data)
     publish_sync([group], text, on_commit=on_commit, using=using, ephemeral=ephemeral)
 
 
@@ -160,13 +162,13 @@ def send_ws_message_to_group(
 
 async def asend_ws_message_to_user(user_id: Any, event_type: TypeRef, data: Any) -> None:
     """Async :func:`send_ws_message_to_user`; sends at once."""
-    text, ephemeral = _encode(event_type, data)
+    text, ephemeral = encode_push(event_type, data)
     await publish([livepush_settings.user_group(user_id)], text, ephemeral=ephemeral)
 
 
 async def abroadcast_ws_message(user_ids: Iterable[Any], event_type: TypeRef, data: Any) -> None:
     """Async :func:`broadcast_ws_message`; sends at once, concurrently."""
-    text, ephemeral = _encode(event_type, data)
+    text, ephemeral = encode_push(event_type, data)
     groups = _user_groups(user_ids)
     if groups:
         await publish(groups, text, ephemeral=ephemeral)
@@ -174,11 +176,11 @@ async def abroadcast_ws_message(user_ids: Iterable[Any], event_type: TypeRef, da
 
 async def asend_ws_message_to_all(event_type: TypeRef, data: Any) -> None:
     """Async :func:`send_ws_message_to_all`; sends at once."""
-    text, ephemeral = _encode(event_type, data)
+    text, ephemeral = encode_push(event_type, data)
     await publish([livepush_settings.broadcast_group], text, ephemeral=ephemeral)
 
 
 async def asend_ws_message_to_group(group: str, event_type: TypeRef, data: Any) -> None:
     """Async :func:`send_ws_message_to_group`; sends at once."""
-    text, ephemeral = _encode(event_type, data)
+    text, ephemeral = encode_push(event_type, data)
     await publish([group], text, ephemeral=ephemeral)

@@ -174,3 +174,24 @@ test("snapshots are new frozen objects only when something changed, sorted when 
   push("PHOTO_CREATED", { id: 3, title: "c" });
   assert.deepEqual(collection.getSnapshot().items.map((p) => p.id), [3, 2, 1]);
 });
+
+test("a client with recover: false loads again after a reconnect to a server with recovery", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "setInterval", "Date"], now: 0 });
+  const WS = fakeWebSocket();
+  const client = new LivePush({ url: "ws://test.invalid/ws/", WebSocket: WS, random: () => 0, recover: false });
+  t.after(() => client.close());
+  WS.last.open();
+  const held = heldFetch();
+  const collection = new LiveCollection(client, { fetch: held.fetch, create: "PHOTO_CREATED" });
+  t.after(() => collection.close());
+  const streams = { user_1: { offset: 2, epoch: "e1" } };
+  WS.last.receive({ type: "RECOVERY", data: { recovered: true, streams, resync: [] } });
+  held.answer([]);
+  await settle();
+  WS.last.serverClose(1006);
+  t.mock.timers.tick(1000);
+  WS.last.open();
+  // The server recovered nothing it was not asked for, and says so as "recovered".
+  WS.last.receive({ type: "RECOVERY", data: { recovered: true, streams, resync: [] } });
+  assert.equal(held.calls.length, 2);
+});

@@ -108,3 +108,51 @@ test("the resume parameter goes after a query token", (t) => {
   assert.equal(url.searchParams.get("accessToken"), "tok");
   assert.deepEqual(JSON.parse(url.searchParams.get("resume")), { user_5: [2, "e1"] });
 });
+
+test("the connect's RECOVERY replaces the positions: streams the connection is no longer in go", (t) => {
+  const { WS, tick } = setup(t);
+  WS.last.open();
+  WS.last.receive(recovery({ user_5: { offset: 3, epoch: "e1" }, album_1: { offset: 2, epoch: "a1" } }));
+  WS.last.serverClose(1006);
+  tick(1000);
+  WS.last.open();
+  // This connect is no longer in album_1 (get_groups changed): its RECOVERY does not name it.
+  WS.last.receive(recovery({ user_5: { offset: 3, epoch: "e1" } }));
+  WS.last.serverClose(1006);
+  tick(1000);
+  assert.deepEqual(resumeOf(WS.last.url), { user_5: [3, "e1"] });
+});
+
+test("a later RECOVERY moves a position forward only, within its epoch", (t) => {
+  const { WS, seen, tick } = setup(t);
+  WS.last.open();
+  WS.last.receive(recovery({ user_5: { offset: 3, epoch: "e1" } }));
+  WS.last.receive(push(4, 4));
+  WS.last.receive(push(5, 5));
+  // A gap's resync released after those, naming an older offset: the position stays at 5.
+  WS.last.receive(recovery({ user_5: { offset: 4, epoch: "e1" } }, ["user_5"]));
+  WS.last.receive(push(5, 5));
+  assert.deepEqual(seen, [4, 5]);
+  WS.last.serverClose(1006);
+  tick(1000);
+  assert.deepEqual(resumeOf(WS.last.url), { user_5: [5, "e1"] });
+});
+
+test("a reconnect that presented nothing (recover: false) recovered nothing: every stream resyncs", (t) => {
+  const resyncs = [];
+  const { client, WS, tick } = setup(t, { recover: false, onResync: (streams) => resyncs.push(streams) });
+  const handled = [];
+  client.bind("RECOVERY", (data) => handled.push(data));
+  WS.last.open();
+  WS.last.receive(recovery({ user_5: { offset: 3, epoch: "e1" }, broadcast: { offset: 9, epoch: "b1" } }));
+  assert.deepEqual(resyncs, []); // the first connect missed nothing
+  assert.equal(client.statusInfo.recovered, true);
+  WS.last.serverClose(1006);
+  tick(1000);
+  WS.last.open();
+  WS.last.receive(recovery({ user_5: { offset: 7, epoch: "e1" }, broadcast: { offset: 9, epoch: "b1" } }));
+  assert.deepEqual(resyncs, [["user_5", "broadcast"]]);
+  assert.equal(client.statusInfo.recovered, false);
+  assert.deepEqual(handled[1].resync, ["user_5", "broadcast"]);
+  assert.equal(handled[1].recovered, false);
+});

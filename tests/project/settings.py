@@ -132,6 +132,8 @@ _recovery = os.environ.get("LIVEPUSH_TEST_RECOVERY")
 LIVEPUSH = {
     "RECOVERY": bool(_recovery),
     "HISTORY_SIZE": int(_recovery or 1000),
+    # TestConsumer's own group is a stream too, so a reconnect can recover everything.
+    "HISTORY_GROUPS": ["testers"],
     "PRESENCE": bool(_presence),
     "PRESENCE_TTL": float(_ttl),
     "PRESENCE_GRACE": float(_grace),

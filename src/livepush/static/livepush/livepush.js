@@ -89,6 +89,9 @@ export class LivePush {
     this._listening = false;
     // Recovery: stream -> [offset, epoch] of the last push handled (or where RECOVERY put it).
     this._positions = this._loadPositions();
+    this._wasOpen = false; // ever open: a later connect is a reconnect
+    this._resuming = false; // the current connect presented positions
+    this._connectRecovery = false; // the next RECOVERY frame is the current connect's own
     this._info = Object.freeze({ status: "closed", code: null, reason: "", attempt: 0, recovered: null });
     this._onWake = (event) => {
       if (event.type === "visibilitychange" && document.visibilityState !== "visible") return;
@@ -201,7 +204,11 @@ export class LivePush {
   _openSocket(token) {
     const { tokenTransport, queryParam } = this._opts;
     let url = this._url;
-    if (this._opts.recover && Object.keys(this._positions).length > 0) {
+    // Whether this connect resumes; the first RECOVERY frame after it is the connect's own.
+    this._resuming = this._opts.recover && Object.keys(this._positions).length > 0;
+    this._wasOpenBefore = this._wasOpen === true;
+    this._connectRecovery = true;
+    if (this._resuming) {
       const sep = url.includes("?") ? "&" : "?";
       url += `${sep}${RESUME_PARAM}=${encodeURIComponent(JSON.stringify(this._positions))}`;
     }
@@ -244,6 +251,7 @@ export class LivePush {
     this._refreshed = null;
     this._scheduleRefresh(); // before "open" too, so a listener calling close() cancels it
     this._setInfo({ status: "open" });
+    this._wasOpen = true;
   }
 
   _handleMessage(ws, event) {
@@ -276,8 +284,8 @@ export class LivePush {
       return;
     }
     if (frame.pos && !this._advance(frame.pos)) return; // a push this client had already
-    if (frame.type === "RECOVERY") this._recovery(frame.data);
-    this._dispatch(frame.type, frame.data, true);
+    const data = frame.type === "RECOVERY" ? this._recovery(frame.data) : frame.data;
+    this._dispatch(frame.type, data, true);
   }
 
   // --- recovery -----------------------------------------------------------------------------
@@ -293,13 +301,29 @@ export class LivePush {
     return true;
   }
 
-  /** RECOVERY: where each stream stands now; the streams in `resync` lost pushes: refetch. */
+  /**
+   * RECOVERY: where each stream stands now; the streams in `resync` lost pushes: refetch.
+   * Returns the data the handlers get: a reconnect that presented no positions (`recover:
+   * false`, or none kept) recovered nothing, so every stream is in its `resync`.
+   */
   _recovery(data) {
-    for (const [stream, pos] of Object.entries(data?.streams ?? {})) {
-      if (typeof pos?.offset === "number") this._positions[stream] = [pos.offset, pos.epoch];
+    const streams = data?.streams ?? {};
+    const connect = this._connectRecovery;
+    this._connectRecovery = false;
+    // The connect's RECOVERY names every stream of the connection: keep those only (streams of
+    // groups left, or of another user's session, would grow the resume parameter forever).
+    const next = connect ? {} : this._positions;
+    for (const [stream, pos] of Object.entries(streams)) {
+      if (typeof pos?.offset !== "number") continue;
+      const last = this._positions[stream];
+      // Within an epoch, only forward: a resync released late must not replay what was handled.
+      if (!connect && last && last[1] === pos.epoch && last[0] > pos.offset) continue;
+      next[stream] = [pos.offset, pos.epoch];
     }
+    this._positions = next;
     this._savePositions();
-    const resync = Array.isArray(data?.resync) ? data.resync : [];
+    let resync = Array.isArray(data?.resync) ? data.resync : [];
+    if (connect && !this._resuming && this._wasOpenBefore) resync = [...new Set([...resync, ...Object.keys(streams)])];
     if (data?.recovered !== undefined) this._setInfo({ recovered: resync.length === 0 });
     if (resync.length > 0 && typeof this._opts.onResync === "function") {
       try {
@@ -308,6 +332,7 @@ export class LivePush {
         report("onResync threw", error);
       }
     }
+    return resync === data?.resync ? data : { ...data, recovered: resync.length === 0, resync };
   }
 
   _loadPositions() {
