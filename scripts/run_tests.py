@@ -34,7 +34,7 @@ def main(argv: list[str]) -> int:
     if not python.exists():
         venv.create(VENV, with_pip=True)
         run(python, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    extras = ".[test,lint,type]" if lint else ".[test]"
+    extras = ".[test,lint,type,docs]" if lint else ".[test]"
     run(python, "-m", "pip", "install", "--quiet", "--editable", extras)
     # The JavaScript tests' dev dependencies (React, TypeScript), when npm is there; without it
     # the JavaScript tests are skipped.
