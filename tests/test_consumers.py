@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -40,7 +41,23 @@ HEARTBEAT_TASK_PREFIX = "livepush-heartbeat-"
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("layer")]
 
 CLOSE_4000 = {"type": "websocket.close", "code": 4000}
-CLOSE_4001 = {"type": "websocket.close", "code": 4001}
+
+
+async def assert_refused(communicator: WebsocketCommunicator, reason: str) -> None:
+    """An ERROR frame with the reason, then a close with 4001 and the reason (the refusal)."""
+    first = await communicator.receive_output(timeout=WAIT)
+    assert first["type"] == "websocket.send"
+    error = json.loads(first["text"])
+    assert error["type"] == "ERROR"
+    assert error["data"]["code"] == "unauthenticated"
+    assert error["data"]["reason"] == reason
+    assert await communicator.receive_output(timeout=WAIT) == {
+        "type": "websocket.close",
+        "code": 4001,
+        "reason": reason,
+    }
+
+
 CLOSE_4002 = {"type": "websocket.close", "code": 4002}
 CLOSE_4009 = {"type": "websocket.close", "code": 4009}
 
@@ -119,18 +136,27 @@ async def test_token_subprotocol_is_never_selected(db_users):
 
 
 @pytest.mark.parametrize(
-    "token",
+    ("token", "reason"),
     [
-        pytest.param(None, id="missing"),
-        pytest.param("not-a-jwt", id="malformed"),
-        pytest.param(issue_access_token(999_999, lifetime=3600), id="unknown-user"),
+        pytest.param(None, "missing_token", id="missing"),
+        pytest.param("not-a-jwt", "malformed_token", id="malformed"),
+        pytest.param(issue_access_token(999_999, lifetime=3600), "unknown_user", id="unknown-user"),
     ],
 )
-async def test_refused_connection_is_accepted_then_closed_with_4001(db_users, token):
+async def test_refused_connection_is_accepted_then_closed_with_4001(
+    db_users, token, reason, caplog
+):
     communicator = communicator_for(token)
     try:
-        assert await communicator.connect(timeout=WAIT) == (True, "livepush")
-        assert await communicator.receive_output(timeout=WAIT) == CLOSE_4001
+        with caplog.at_level(logging.INFO, "livepush.auth"):
+            assert await communicator.connect(timeout=WAIT) == (True, "livepush")
+            await assert_refused(communicator, reason)
+        # Logged at INFO with the reason and the client's address, never the token.
+        (line,) = [r for r in caplog.records if r.levelno == logging.INFO]
+        assert line.getMessage().startswith("Refused a WebSocket connection from ")
+        assert line.getMessage().endswith(f"to /ws/: {reason}")
+        if token:
+            assert token not in caplog.text
         # A refused connection never starts a heartbeat.
         assert heartbeat_tasks() == []
     finally:
@@ -141,7 +167,7 @@ async def test_frames_from_a_refused_connection_reach_no_handler(db_users):
     communicator = communicator_for("not-a-jwt")
     try:
         assert await communicator.connect(timeout=WAIT) == (True, "livepush")
-        assert await communicator.receive_output(timeout=WAIT) == CLOSE_4001
+        await assert_refused(communicator, "malformed_token")
         # Sent before the client saw the close: the ECHO handler would answer if it ran.
         await communicator.send_json_to({"type": "ECHO", "data": "sneaky"})
         await communicator.send_json_to({"type": "PING"})
@@ -158,7 +184,7 @@ async def test_inactive_user_is_closed_with_4001(db_users, layer):
     communicator = communicator_for(token)
     try:
         assert await communicator.connect(timeout=WAIT) == (True, "livepush")
-        assert await communicator.receive_output(timeout=WAIT) == CLOSE_4001
+        await assert_refused(communicator, "inactive_user")
         assert layer.groups == {}  # refused before joining any group
     finally:
         await communicator.disconnect(timeout=WAIT)

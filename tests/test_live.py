@@ -77,10 +77,24 @@ async def test_valid_token_in_query_string_connects(daphne_server, live_user_ids
 async def test_bad_tokens_are_accepted_then_closed_with_4001(
     daphne_server, live_user_ids, make_token
 ):
+    from livepush.auth import AuthError
+
     token = make_token(live_user_ids)
     kwargs = {"token": token} if token is not None else {}
     async with ws_connect(daphne_server.url, **kwargs) as client:
+        error = await client.recv()  # why, before the close (daphne drops a close's reason)
+        assert error["type"] == "ERROR"
+        assert error["data"]["code"] == "unauthenticated"
+        assert error["data"]["reason"] in {e.value for e in AuthError} - {"server_error"}
+        assert token is None or token not in error["data"]["detail"]
         assert await client.closed_with() == 4001
+
+
+async def test_uvicorn_gives_a_refusal_its_reason_in_the_close_frame(uvicorn_server):
+    async with ws_connect(uvicorn_server.url, token="not-a-jwt") as client:
+        assert (await client.recv())["data"]["reason"] == "malformed_token"
+        assert await client.closed_with() == 4001
+        assert client.ws.close_reason == "malformed_token"
 
 
 async def test_cross_origin_connection_is_refused(daphne_server, live_user_ids, token_for):

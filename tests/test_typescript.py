@@ -207,7 +207,7 @@ def test_generate_writes_enum_interfaces_and_message_map() -> None:
         "\n"
         "export interface Address {\n  city: string;\n  zip: string | null;\n}\n"
         "\n"
-        "export interface ErrorPayload {\n  code: string;\n  detail: string;\n}\n"
+        "export interface ErrorPayload {\n  code: string;\n  detail: string;\n  reason?: string;\n}\n"
         "\n"
         "export interface Person {\n  name: string;\n  home: Address;\n  work?: Address;\n}\n"
         "\n"

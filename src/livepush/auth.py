@@ -33,7 +33,7 @@ from django.core.exceptions import ValidationError
 
 from livepush._userloader import UserNotFound, load_user
 from livepush.conf import livepush_settings
-from livepush.protocol import TOKEN_SUBPROTOCOL_PREFIX
+from livepush.protocol import TOKEN_SUBPROTOCOL_PREFIX, ErrorCode, error_frame
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -83,6 +83,47 @@ class AuthResult:
     user: AbstractBaseUser | AnonymousUser
     claims: dict[str, Any] | None = None
     error: AuthError | None = None
+
+
+#: What a refused client is told, per reason: never the token, nor which part of a key is wrong.
+REFUSAL_DETAILS: dict[AuthError, str] = {
+    AuthError.MISSING_TOKEN: "No token: send it as the subprotocol livepush.token.<token> or in "
+    "the query string.",
+    AuthError.MALFORMED_TOKEN: "The token is not a JWT.",
+    AuthError.EXPIRED_TOKEN: "The token has expired: get a new one and connect again.",
+    AuthError.INVALID_SIGNATURE: "The token's signature does not verify (another key or "
+    "algorithm).",
+    AuthError.INVALID_CLAIMS: "The token's claims are not accepted (aud, iss, nbf, iat or the "
+    "user id claim).",
+    AuthError.WRONG_TOKEN_TYPE: "The token is not an access token.",
+    AuthError.UNKNOWN_USER: "The token names no user.",
+    AuthError.INACTIVE_USER: "The token's user is inactive.",
+}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a connection is refused with 4001: ``reason`` (an :class:`AuthError` value, for the
+    close frame) and ``frame``, the ``ERROR`` frame sent before it."""
+
+    reason: str
+    frame: str
+
+
+def refusal(scope: Mapping[str, Any]) -> Refusal:
+    """The :class:`Refusal` of an unauthenticated connection, logged at INFO with its address."""
+    error = scope.get("livepush_auth_error") or AuthError.MISSING_TOKEN
+    reason = str(error)
+    client = scope.get("client") or ("?", "?")
+    logger.info(
+        "Refused a WebSocket connection from %s:%s to %s: %s",
+        client[0],
+        client[1],
+        scope.get("path", "?"),
+        reason,
+    )
+    detail = REFUSAL_DETAILS.get(AuthError(error), "Authentication failed.")
+    return Refusal(reason, error_frame(ErrorCode.UNAUTHENTICATED, detail, reason))
 
 
 class WrongTokenType(jwt.InvalidTokenError):

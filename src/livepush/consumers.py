@@ -29,7 +29,7 @@ from livepush._listen import listen, resilient_receive
 from livepush._resume import resume
 from livepush._sender import Sender
 from livepush._shutdown import register_connection, unregister_connection
-from livepush.auth import AuthError
+from livepush.auth import AuthError, Refusal, refusal
 from livepush.conf import livepush_settings
 from livepush.exceptions import PayloadError
 from livepush.heartbeat import Heartbeat
@@ -81,8 +81,7 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self.joined_groups: list[str] = []
         self._accepted = False
-        #: Puts this connection's pushes on the socket (order, holding, slow clients); made
-        #: when the connection starts, from its ASGI ``send``.
+        #: Puts pushes on the socket (order, holding, slow clients); made from the ASGI ``send``.
         self.sender: Sender
         self.heartbeat = Heartbeat(
             self._send_text,
@@ -175,9 +174,9 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     def livepush_deliver(self, text: str) -> None:
         """Send a pre-encoded push frame to this connection, after the ones before it.
 
-        Called by the process's fan-out for each push to a group this connection is in; the
-        connection's :class:`~livepush._sender.Sender` sends it without blocking the fan-out.
-        Override it to filter or alter pushes per connection and call ``super()`` to send.
+        Called by the process's fan-out for each push to a group this connection is in, sent by
+        its :class:`~livepush._sender.Sender` without blocking; override it to filter or alter
+        pushes per connection, calling ``super()`` to send.
         """
         self.sender.deliver(text)
 
@@ -188,9 +187,9 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def websocket_connect(self, message: Message) -> None:
         try:
             if "user" not in self.scope:
-                logger.error(
-                    "%s got a connection without scope['user']: wrap the WebSocket application "
-                    "in livepush.auth.JWTAuthMiddlewareStack (see the README's asgi.py).",
+                logger.error(  # livepush.E042 reports it at `manage.py check`
+                    "%s got no scope['user']: wrap the WebSocket route in "
+                    "livepush.auth.JWTAuthMiddlewareStack (README, asgi.py).",
                     type(self).__qualname__,
                 )
                 await self._refuse(CloseCode.SERVER_ERROR)
@@ -200,7 +199,7 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 return
             user = self.scope["user"]
             if user is None or not user.is_authenticated:
-                await self._refuse(CloseCode.UNAUTHENTICATED)
+                await self._refuse(CloseCode.UNAUTHENTICATED, refusal(self.scope))
                 return
             if self.channel_layer is None:
                 logger.error("No channel layer %r: set CHANNEL_LAYERS.", self.channel_layer_alias)
@@ -383,11 +382,13 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             self._accepted = True
             await self.accept(self._subprotocol())
 
-    async def _refuse(self, code: CloseCode) -> None:
-        # Accept before closing: a close before accept is an HTTP 403, which browsers report as
-        # 1006 with no code. The heartbeat is not started for a connection being refused.
+    async def _refuse(self, code: CloseCode, why: Refusal | None = None) -> None:
+        # Accepted first: a close before accept is an HTTP 403, 1006 with no code in browsers.
+        # No heartbeat; the reason also goes in an ERROR frame (daphne drops a close's reason).
         await self._accept()
-        await self.close(code=int(code))
+        if why is not None:
+            await self.send(text_data=why.frame)
+        await self.close(code=int(code), reason=why.reason if why else None)
 
     async def _send_text(self, text: str) -> None:
         await self.send(text_data=text)

@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Final
 
-from typing_extensions import TypedDict
+from typing_extensions import NotRequired, TypedDict
 
 __all__ = [
     "PAYLOAD_SCHEMAS",
@@ -98,6 +98,8 @@ class ErrorPayload(TypedDict):
     code: str
     #: A sentence for people; it may change between versions.
     detail: str
+    #: ``unauthenticated`` only: why, one of ``livepush.auth.AuthError``'s values.
+    reason: NotRequired[str]
 
 
 class PresenceSnapshotPayload(TypedDict):
@@ -245,6 +247,9 @@ class ErrorCode(str, enum.Enum):
     #: The frame came over ``INBOUND_RATE`` and was not handled; keep on and the connection is
     #: closed with 4008.
     RATE_LIMITED = "rate_limited"
+    #: The connection is refused (closed with 4001 next); ``reason`` says why
+    #: (``expired_token``, ``invalid_signature``, ...: ``livepush.auth.AuthError``).
+    UNAUTHENTICATED = "unauthenticated"
     #: The handshake's ``resume`` parameter is not positions as ``"pos"`` gives them (recovery):
     #: nothing is replayed, and ``RECOVERY`` lists every stream of the connection in ``resync``.
     INVALID_RESUME = "invalid_resume"
@@ -278,9 +283,13 @@ def encode_presence_diff(
     return json.dumps(frame, cls=cls, separators=(",", ":"))
 
 
-def error_frame(code: ErrorCode, detail: str) -> str:
-    """Encode an ``ERROR`` frame: ``{"type": "ERROR", "data": {"code": ..., "detail": ...}}``."""
-    return _frame(ProtocolType.ERROR, {"code": code.value, "detail": detail})
+def error_frame(code: ErrorCode, detail: str, reason: str | None = None) -> str:
+    """Encode an ``ERROR`` frame: ``{"type": "ERROR", "data": {"code": ..., "detail": ...}}``,
+    with ``"reason"`` when given."""
+    data: dict[str, str] = {"code": code.value, "detail": detail}
+    if reason is not None:
+        data["reason"] = reason
+    return _frame(ProtocolType.ERROR, data)
 
 
 def with_position(text: str, stream: str, offset: int, epoch: str) -> str:

@@ -50,9 +50,46 @@ test("subprotocol transport offers livepush and livepush.token.<token>; none wit
   const { WS } = setup(t, { token: "abc.def" });
   assert.equal(WS.last.url, URL_);
   assert.deepEqual(WS.last.protocols, ["livepush", "livepush.token.abc.def"]);
-  const bare = new LivePush({ url: URL_, WebSocket: WS, token: () => null });
+  const bare = new LivePush({ url: URL_, WebSocket: WS }); // no token option: anonymous
   bare.close();
   assert.deepEqual(WS.last.protocols, ["livepush"]);
+});
+
+test("a token provider that gives no token (a 401: not logged in) stops before dialling", async (t) => {
+  let loggedIn = false;
+  const { client, WS, statuses, tick } = setup(t, { token: async () => (loggedIn ? "t" : null) });
+  await flushMicrotasks();
+  assert.equal(WS.instances.length, 0, "no socket is opened to be refused");
+  assert.deepEqual(statuses.slice(0, 2), ["connecting", "failed"]);
+  assert.match(client.statusInfo.reason, /^no_token/);
+  tick(10 * 60 * 1000);
+  assert.equal(WS.instances.length, 0, "and nothing retries by itself");
+  loggedIn = true;
+  client.connect();
+  await flushMicrotasks();
+  assert.equal(WS.instances.length, 1);
+});
+
+test("a 4001's reason comes from the ERROR frame before it (daphne) or the close frame", (t) => {
+  const { client, WS } = setup(t, { token: () => "t" });
+  WS.last.open();
+  WS.last.receive({ type: "ERROR", data: { code: "unauthenticated", reason: "expired_token", detail: "..." } });
+  WS.last.serverClose(4001);
+  assert.equal(client.statusInfo.reason, "expired_token");
+  assert.equal(client.status, "reconnecting"); // a fresh token may do
+  WS.last.open();
+  WS.last.serverClose(4001, "invalid_signature"); // uvicorn passes the close frame's reason
+  assert.equal(client.status, "failed");
+  assert.equal(client.statusInfo.reason, "invalid_signature: the server refused the token");
+});
+
+test("a 4001 for a missing token is not retried: a fresh one cannot appear by itself", (t) => {
+  const { client, WS } = setup(t, { token: () => "t" });
+  WS.last.open();
+  WS.last.receive({ type: "ERROR", data: { code: "unauthenticated", reason: "missing_token", detail: "..." } });
+  WS.last.serverClose(4001);
+  assert.equal(client.status, "failed");
+  assert.equal(WS.instances.length, 1);
 });
 
 test("query transport appends the encoded token, with a configurable parameter name", (t) => {
@@ -335,8 +372,9 @@ test("status transitions, and onStatus's unsubscribe", (t) => {
   WS.last.open();
   unsubscribe();
   client.close();
-  assert.deepEqual(statuses, ["open", "reconnecting", "open", "closed"]);
-  assert.deepEqual(late, ["open", "reconnecting", "open"]);
+  // A listener is called at once with the current status: "connecting" is never missed.
+  assert.deepEqual(statuses, ["connecting", "open", "reconnecting", "open", "closed"]);
+  assert.deepEqual(late, ["connecting", "open", "reconnecting", "open"]);
   assert.deepEqual(client.statusInfo, { status: "closed", code: 1000, reason: "", attempt: 1, recovered: null });
 });
 

@@ -76,7 +76,9 @@ export interface OutgoingMessage {
 
 export interface StatusInfo {
   status: Status;
-  /** Last close code and reason, when there was a close. */
+  /** Last close code and reason, when there was a close. For a 4001, the server's reason
+   * (`expired_token`, `invalid_signature`, ...); `no_token: ...` when the token provider gave
+   * none, and nothing was dialled. */
   code: number | null;
   reason: string;
   /**
@@ -151,7 +153,8 @@ export declare class LivePush<M extends Record<string, unknown> = Record<string,
   unbindAll(handler: Handler): void;
   readonly status: Status;
   readonly statusInfo: StatusInfo;
-  /** Subscribe to status changes (any field of statusInfo); returns the unsubscribe function. */
+  /** Called at once with the current statusInfo, then on every change of any of its fields;
+   * returns the unsubscribe function. */
   onStatus(listener: (info: StatusInfo) => void): () => void;
   /** Messages waiting in the outgoing queue. */
   readonly queued: number;

@@ -108,8 +108,16 @@ export class LivePush {
 
   get queued() { return this._queue.length; }
 
+  /** Call `listener(statusInfo)` now and on every change; returns the unsubscribe function.
+   * Called at once, so a listener added after the constructor started dialling still sees
+   * "connecting". */
   onStatus(listener) {
     this._listeners.add(listener);
+    try {
+      listener(this._info);
+    } catch (error) {
+      report("a status listener threw", error);
+    }
     return () => this._listeners.delete(listener);
   }
 
@@ -190,20 +198,30 @@ export class LivePush {
       this._dialFailed(error);
       return;
     }
+    const open = (value) => {
+      // A provider that gives no token (the user is not logged in: its fetch got a 401) stops
+      // here: a connection without a token would only be refused. connect() tries again.
+      if (typeof provider === "function" && (value === null || value === undefined || value === "")) {
+        this._setInfo({ status: "failed", code: null, reason: "no_token: the token provider returned none" });
+        return;
+      }
+      this._openSocket(value);
+    };
     if (token && typeof token.then === "function") {
       token.then(
-        (value) => gen === this._gen && this._openSocket(value),
+        (value) => gen === this._gen && open(value),
         (error) => gen === this._gen && this._dialFailed(error),
       );
     } else {
       // A sync provider opens the socket synchronously: no needless turn of the event loop.
-      this._openSocket(token);
+      open(token);
     }
   }
 
   _openSocket(token) {
     const { tokenTransport, queryParam } = this._opts;
     let url = this._url;
+    this._refusal = ""; // why the server refused this connect (its ERROR before a 4001)
     // Whether this connect resumes; the first RECOVERY frame after it is the connect's own.
     this._resuming = this._opts.recover && Object.keys(this._positions).length > 0;
     this._wasOpenBefore = this._wasOpen === true;
@@ -279,6 +297,7 @@ export class LivePush {
       return;
     }
     if (frame.type === "ERROR" && frame.data?.code === "token_refused") this._refreshRefused(frame.data);
+    if (frame.type === "ERROR" && frame.data?.code === "unauthenticated") this._refusal = String(frame.data.reason ?? "");
     if (frame.type === "PRESENCE_DIFF") {
       this._presenceDiff(frame.data);
       return;
@@ -386,13 +405,15 @@ export class LivePush {
   _handleClose(event) {
     this._detach();
     const code = typeof event.code === "number" ? event.code : null;
-    const reason = event.reason || "";
+    // A 4001's reason (expired_token, invalid_signature, ...) comes in its close frame (uvicorn)
+    // and in the ERROR frame before it (every server).
+    const reason = event.reason || (code === CloseCode.UNAUTHENTICATED ? this._refusal : "") || "";
     if (code === CloseCode.UNAUTHENTICATED) {
-      if (this._authRetry) {
-        // The fresh token was refused too: retrying again would loop. The app must log the
-        // user in again, then call connect().
+      if (this._authRetry || reason === "missing_token") {
+        // The fresh token was refused too (or there was none to refresh): retrying again would
+        // loop. The app must log the user in again, then call connect().
         this._authRetry = false;
-        this._setInfo({ status: "failed", code, reason: "unauthenticated: the server refused the token" });
+        this._setInfo({ status: "failed", code, reason: `${reason || "unauthenticated"}: the server refused the token` });
         return;
       }
       // The token probably expired: ask for a fresh one once, and retry without waiting.
