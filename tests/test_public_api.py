@@ -31,6 +31,7 @@ PUBLIC_MODULES = [
     "livepush.routing",
     "livepush.schema",
     "livepush.seed",
+    "livepush.testing",
     "livepush.tokens",
 ]
 

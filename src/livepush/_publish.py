@@ -4,13 +4,16 @@
 it here; the channel layer carries it to each process's fan-out (``livepush._fanout``), which
 hands it to its local connections' senders. With channels-redis it goes through
 ``livepush._capacity.group_send``, which logs and counts what channels-redis drops.
+
+Every push also passes the :data:`taps` (``livepush.testing``'s captures), which see it and may
+keep it from being sent; with none, as outside tests, that is one ``if``.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -22,7 +25,29 @@ from livepush.exceptions import LivePushConfigurationError, PushError
 from livepush.history import closing_new_client, get_history, is_recoverable
 from livepush.protocol import PROCESSES_GROUP, PUSH_EVENT_TYPE
 
-__all__ = ["channel_layer", "publish", "publish_sync", "push_event"]
+__all__ = [
+    "DeferredPush",
+    "Tap",
+    "channel_layer",
+    "publish",
+    "publish_sync",
+    "push_event",
+    "taps",
+]
+
+
+class Tap(Protocol):
+    """An observer of every push, in :data:`taps`."""
+
+    def published(self, groups: Sequence[str], text: str) -> bool:
+        """See a push about to be sent; return whether to send it (``False``: only observe)."""
+
+    def deferred(self, push: DeferredPush) -> None:
+        """See a sync push that now waits for its transaction's commit."""
+
+
+#: The active taps, oldest first (``livepush.testing.capture_pushes()`` adds and removes them).
+taps: list[Tap] = []
 
 
 def push_event(group: str, text: str) -> dict[str, Any]:
@@ -62,6 +87,8 @@ async def publish(groups: Sequence[str], text: str, *, ephemeral: bool = False) 
         PushError: the channel layer (or the history) failed; the original exception is its
             ``__cause__``.
     """
+    if taps and not _tapped(groups, text):
+        return
     layer = channel_layer()
     try:
         positions = None
@@ -90,6 +117,54 @@ async def publish(groups: Sequence[str], text: str, *, ephemeral: bool = False) 
             f"Could not push to {len(groups)} group(s) through channel layer "
             f"{livepush_settings.CHANNEL_LAYER!r}: {type(exc).__name__}: {exc}"
         ) from exc
+
+
+def _tapped(groups: Sequence[str], text: str) -> bool:
+    send = True
+    for tap in list(taps):
+        # Every tap sees the push, whatever the ones before it said.
+        send = tap.published(groups, text) and send
+    return send
+
+
+def _send(groups: Sequence[str], text: str, *, ephemeral: bool) -> None:
+    async def publish_closing() -> None:
+        async with closing_new_client():
+            await publish(groups, text, ephemeral=ephemeral)
+
+    async_to_sync(publish_closing)()
+
+
+class DeferredPush:
+    """A sync push waiting for its transaction's commit; :meth:`send` is its ``on_commit`` callback.
+
+    Attributes:
+        groups, text, ephemeral: as for :func:`publish`.
+        connection: the database connection whose commit it waits for.
+        sent: whether :meth:`send` ran.
+    """
+
+    __slots__ = ("connection", "ephemeral", "groups", "sent", "text")
+
+    def __init__(
+        self, groups: Sequence[str], text: str, *, ephemeral: bool, connection: Any
+    ) -> None:
+        self.groups = groups
+        self.text = text
+        self.ephemeral = ephemeral
+        self.connection = connection
+        self.sent = False
+
+    def send(self) -> None:
+        """Send the push now, once: a later call does nothing.
+
+        ``livepush.testing`` sends it early inside a test case's transaction, which never
+        commits. (A bound method: Django's robust ``on_commit`` logs the callback's
+        ``__qualname__`` when it fails.)
+        """
+        if not self.sent:
+            self.sent = True
+            _send(self.groups, self.text, ephemeral=self.ephemeral)
 
 
 def publish_sync(
@@ -122,16 +197,11 @@ def publish_sync(
             "a-prefixed twin (asend_ws_message_to_user, abroadcast_ws_message, ...)."
         )
 
-    async def publish_closing() -> None:
-        async with closing_new_client():
-            await publish(groups, text, ephemeral=ephemeral)
-
-    def send() -> None:
-        # A named function, not a partial: Django's robust on_commit logs the callback's
-        # __qualname__ when it fails.
-        async_to_sync(publish_closing)()
-
-    if on_commit and transaction.get_connection(using).in_atomic_block:
-        transaction.on_commit(send, using=using, robust=True)
+    if on_commit and (connection := transaction.get_connection(using)).in_atomic_block:
+        push = DeferredPush(groups, text, ephemeral=ephemeral, connection=connection)
+        transaction.on_commit(push.send, using=using, robust=True)
+        if taps:
+            for tap in list(taps):
+                tap.deferred(push)
     else:
-        send()
+        _send(groups, text, ephemeral=ephemeral)

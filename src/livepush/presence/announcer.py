@@ -105,6 +105,13 @@ class Announcer:
                 self._flush_after(window), name="livepush-presence-flush"
             )
 
+    def discard(self) -> None:
+        """Drop the queued transitions unsent and cancel the window's timer (tests)."""
+        self._pending = {}
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+
     async def _flush_after(self, window: float) -> None:
         try:
             await asyncio.sleep(window)

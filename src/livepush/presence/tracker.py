@@ -10,6 +10,7 @@ transitions of each ``PRESENCE_WINDOW`` as one ``PRESENCE_DIFF`` frame per audie
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
 from typing import Any
@@ -21,7 +22,7 @@ from livepush.presence.announcer import Announcer
 from livepush.presence.backends import SWEEP_BATCH, get_backend
 from livepush.presence.ids import user_id_key
 
-__all__ = ["Tracker", "get_tracker"]
+__all__ = ["Tracker", "get_tracker", "reset"]
 
 logger = logging.getLogger("livepush.presence")
 
@@ -137,3 +138,20 @@ def get_tracker() -> Tracker:
     if tracker is None:
         tracker = _trackers[loop] = Tracker()
     return tracker
+
+
+def reset() -> None:
+    """Forget every event loop's tracker, its connections and its queued transitions (tests).
+
+    Its refresh and sweep loops are cancelled, so a connection a test left open is not written
+    back into presence by a later refresh.
+    """
+    trackers = list(_trackers.values())
+    _trackers.clear()
+    for tracker in trackers:
+        tracker.connections.clear()
+        # A closed event loop's tasks cannot be cancelled, and never run again anyway.
+        with contextlib.suppress(RuntimeError):
+            tracker.stop()
+        with contextlib.suppress(RuntimeError):
+            tracker.announcer.discard()
