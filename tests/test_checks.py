@@ -16,6 +16,7 @@ from django.test import override_settings
 
 import livepush.checks
 import livepush.registry
+import livepush.wiring
 from livepush.checks import check_settings
 from livepush.conf import SETTINGS, Rule, Setting
 from livepush.consumers import LivePushConsumer, handles
@@ -394,9 +395,9 @@ def test_a_rule_error_hint_gives_the_default() -> None:
 # of the settings table.
 
 
-def _call_site_ids() -> list[tuple[str, str]]:
-    """(level, ID) of each Error(...) / Warning(...) call in checks.py, one entry per call."""
-    tree = ast.parse(Path(livepush.checks.__file__).read_text(encoding="utf-8"))
+def _call_site_ids(module: Any = livepush.checks) -> list[tuple[str, str]]:
+    """(level, ID) of each Error(...) / Warning(...) call in ``module``, one entry per call."""
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("Error", "Warning"):
@@ -418,7 +419,9 @@ def _rule_ids() -> dict[str, set[str]]:
 
 
 def _emitted_ids() -> set[str]:
-    return {check_id for _, check_id in _call_site_ids()} | set(_rule_ids())
+    """The IDs of livepush.checks (tested here) and livepush.wiring (tests/test_wiring.py)."""
+    wiring = {check_id for _, check_id in _call_site_ids(livepush.wiring)}
+    return {check_id for _, check_id in _call_site_ids()} | set(_rule_ids()) | wiring
 
 
 def _documented_ids() -> list[str]:
@@ -428,7 +431,7 @@ def _documented_ids() -> list[str]:
 
 def test_each_id_is_one_problem() -> None:
     # One call site in checks.py per ID, or one kind of rule in the settings table; never both.
-    call_sites = [check_id for _, check_id in _call_site_ids()]
+    call_sites = [i for _, i in _call_site_ids() + _call_site_ids(livepush.wiring)]
     assert sorted(call_sites) == sorted(set(call_sites))
     rules = _rule_ids()
     assert {i: k for i, k in rules.items() if len(k) > 1} == {}
@@ -437,7 +440,7 @@ def test_each_id_is_one_problem() -> None:
 
 def test_ids_match_their_level() -> None:
     # Every Error(...) carries an E id and every Warning(...) a W id; rules are errors.
-    for level, check_id in _call_site_ids():
+    for level, check_id in _call_site_ids() + _call_site_ids(livepush.wiring):
         assert re.fullmatch(r"livepush\.[EW]\d{3}", check_id)
         assert check_id[len("livepush.")] == level[0], (level, check_id)
     assert all(re.fullmatch(r"livepush\.E\d{3}", i) for i in _rule_ids())
@@ -445,7 +448,7 @@ def test_ids_match_their_level() -> None:
 
 def test_every_id_is_tested_here() -> None:
     tested = {expected_id for case in CASES for expected_id in case.values[2]}
-    assert _emitted_ids() == tested
+    assert {i for _, i in _call_site_ids()} | set(_rule_ids()) == tested
 
 
 def test_the_checks_reference_documents_exactly_the_ids_in_order() -> None:

@@ -34,7 +34,9 @@ PUBLIC_MODULES = {
     "livepush.push",
     "livepush.registry",
     "livepush.routing",
+    "livepush.testing",
     "livepush.tokens",
+    "livepush.wiring",
 }
 
 

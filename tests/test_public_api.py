@@ -33,6 +33,7 @@ PUBLIC_MODULES = [
     "livepush.seed",
     "livepush.testing",
     "livepush.tokens",
+    "livepush.wiring",
 ]
 
 

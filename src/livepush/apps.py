@@ -10,4 +10,4 @@ class LivePushConfig(AppConfig):
     verbose_name = "LivePush"
 
     def ready(self) -> None:
-        from livepush import checks  # noqa: F401 - registers the checks
+        from livepush import checks, wiring  # noqa: F401 - registers the checks

@@ -31,6 +31,7 @@ ASGI_APPLICATION = "tests.project.asgi.application"
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
 INSTALLED_APPS = [
+    "daphne",  # runserver serves WebSockets (livepush.W005)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
