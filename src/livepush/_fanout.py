@@ -22,29 +22,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import uuid
 import weakref
-from collections.abc import Awaitable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from livepush._deadline import JoinTimeout, within
 from livepush._loops import Loops
+from livepush._stats import stats
 from livepush._streams import Stream
 from livepush.conf import livepush_settings
 from livepush.protocol import PROCESSES_GROUP, PUSH_EVENT_TYPE
 
-__all__ = ["PROBE_EVENT_TYPE", "Fanout", "JoinTimeout", "Member", "get_fanout"]
+__all__ = ["EVENT_HANDLERS", "PROBE_EVENT_TYPE", "Fanout", "JoinTimeout", "Member", "get_fanout"]
 
 logger = logging.getLogger("livepush.fanout")
 
 #: The channel-layer event type of a fan-out's probe; only the fan-out that sent it receives it.
 PROBE_EVENT_TYPE = "livepush.probe"
-
-
-class JoinTimeout(TimeoutError):
-    """A join gave up: the channel layer did not answer within ``CHANNEL_LAYER_WAIT``."""
 
 
 class Member(Protocol):
@@ -53,6 +50,11 @@ class Member(Protocol):
     def livepush_deliver(self, text: str) -> None: ...
 
     def livepush_deliver_at(self, text: str, stream: str, offset: int, epoch: str) -> None: ...
+
+
+#: Handlers of the other event types sent to every process (``PROCESSES_GROUP``), by type: a
+#: module that asks the processes something (``livepush.status``) registers its answer here.
+EVENT_HANDLERS: dict[str, Callable[[Fanout, dict[str, Any]], None]] = {}
 
 
 class _Group:
@@ -131,13 +133,13 @@ class Fanout:
         # Added before any await, so a concurrent leave() never drops a group being joined.
         group.members.add(member)
         if group.lock.locked():  # a join or leave of the group is under way: wait for it
-            await self._within(group.lock.acquire(), deadline, wait)
+            await within(group.lock.acquire(), deadline, wait)
         else:
             await group.lock.acquire()
         try:
             while not group.joined and member in group.members:
                 try:
-                    await self._within(self._join_once(name), deadline, wait)
+                    await within(self._join_once(name), deadline, wait)
                 except JoinTimeout:
                     raise
                 except Exception:
@@ -152,32 +154,6 @@ class Fanout:
     async def _join_once(self, name: str) -> None:
         await self._ensure_running()
         await self.layer.group_add(name, self.channel)
-
-    @staticmethod
-    async def _within(awaitable: Awaitable[Any], deadline: float, wait: float) -> None:
-        """Await ``awaitable``, cancelling it at ``deadline`` (loop time; never when ``wait`` is 0).
-
-        Redis that accepts connections and never replies would otherwise hold a connect up to
-        redis-py's ``socket_timeout`` (15 s with ``redis_channel_layer()``) per try.
-
-        Raises:
-            JoinTimeout: the deadline passed first.
-        """
-        if not wait:
-            await awaitable
-            return
-        try:
-            if sys.version_info >= (3, 11):
-                async with asyncio.timeout_at(deadline):
-                    await awaitable
-            else:  # pragma: no cover - Python 3.10
-                remaining = deadline - asyncio.get_running_loop().time()
-                await asyncio.wait_for(awaitable, max(remaining, 0.0))
-        except asyncio.TimeoutError:
-            raise JoinTimeout(
-                f"The channel layer did not answer within {wait:g} s "
-                "(LIVEPUSH['CHANNEL_LAYER_WAIT'])"
-            ) from None
 
     async def leave(self, name: str, member: Member) -> None:
         """Stop delivering group ``name`` to ``member``; the last one out leaves the group."""
@@ -207,8 +183,15 @@ class Fanout:
             self._probe_returned(message.get("id"))
             return
         if kind != PUSH_EVENT_TYPE:
-            logger.warning("Ignoring a %r message on the fan-out channel", kind)
+            handler = EVENT_HANDLERS.get(str(kind))
+            if handler is None:
+                logger.warning("Ignoring a %r message on the fan-out channel", kind)
+            else:
+                handler(self, message)
             return
+        sent_at = message.get("t")
+        if sent_at is not None:
+            stats.observe_latency(sent_at)
         text = message["text"]
         names = message.get("groups")
         positions = message.get("pos")
@@ -238,6 +221,7 @@ class Fanout:
                     found.update(dict.fromkeys(group.members))
             # A connection that has it from a stream (with its position) needs no plain copy.
             members = [m for m in found if not any(m in s for s in streams)] if streams else found
+        stats.deliveries += len(members)  # type: ignore[arg-type]
         for member in members:
             try:
                 member.livepush_deliver(text)
@@ -349,6 +333,7 @@ class Fanout:
                 # Redis went away: wait until it answers again and join every group again at
                 # once (a restarted Redis lost the memberships; the probe would notice only
                 # within probe_interval + probe_timeout).
+                stats.layer_errors += 1
                 logger.warning("Channel layer receive failed (%r); retrying", exc)
                 await self._wait_and_rejoin()
                 continue

@@ -12,6 +12,7 @@ keep it from being sent; with none, as outside tests, that is one ``if``.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -20,6 +21,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from livepush._capacity import group_send
+from livepush._stats import stats
 from livepush.conf import livepush_settings
 from livepush.exceptions import LivePushConfigurationError, PushError
 from livepush.history import closing_new_client, get_history, is_recoverable
@@ -50,12 +52,16 @@ class Tap(Protocol):
 taps: list[Tap] = []
 
 
-def push_event(group: str, text: str) -> dict[str, Any]:
+def push_event(group: str, text: str, sent_at: float | None = None) -> dict[str, Any]:
     """The channel-layer message that carries ``text`` to group ``group``'s fan-outs.
 
-    ``"group"`` lets the receiving process's fan-out find its local members.
+    ``"group"`` lets the receiving process's fan-out find its local members; ``"t"``, when
+    given, is when it was sent (``time.time()``), for the delivery-latency metric.
     """
-    return {"type": PUSH_EVENT_TYPE, "group": group, "text": text}
+    message: dict[str, Any] = {"type": PUSH_EVENT_TYPE, "group": group, "text": text}
+    if sent_at is not None:
+        message["t"] = sent_at
+    return message
 
 
 def channel_layer() -> Any:
@@ -90,6 +96,7 @@ async def publish(groups: Sequence[str], text: str, *, ephemeral: bool = False) 
     if taps and not _tapped(groups, text):
         return
     layer = channel_layer()
+    stats.pushes += 1
     try:
         positions = None
         if livepush_settings.RECOVERY and not ephemeral:
@@ -99,7 +106,7 @@ async def publish(groups: Sequence[str], text: str, *, ephemeral: bool = False) 
                 positions = dict(zip(streams, appended, strict=True))
         if len(groups) == 1:
             # Only the processes with a connection in the group receive it.
-            message = push_event(groups[0], text)
+            message = push_event(groups[0], text, time.time())
             if positions:
                 message["pos"] = list(positions[groups[0]])
             await group_send(layer, groups[0], message)
@@ -107,12 +114,14 @@ async def publish(groups: Sequence[str], text: str, *, ephemeral: bool = False) 
             # One message to every process, whatever the number of groups: Redis work grows
             # with processes, not users (a push to 10,000 users is one call, not 10,000).
             message = {"type": PUSH_EVENT_TYPE, "groups": list(groups), "text": text}
+            message["t"] = time.time()
             if positions:
                 message["pos"] = [
                     list(positions[g]) if g in positions else None for g in message["groups"]
                 ]
             await group_send(layer, PROCESSES_GROUP, message)
     except Exception as exc:
+        stats.layer_errors += 1
         raise PushError(
             f"Could not push to {len(groups)} group(s) through channel layer "
             f"{livepush_settings.CHANNEL_LAYER!r}: {type(exc).__name__}: {exc}"

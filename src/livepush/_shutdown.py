@@ -24,10 +24,11 @@ import threading
 import weakref
 from typing import Any
 
+from livepush._stats import stats
 from livepush.conf import livepush_settings
 from livepush.protocol import CloseCode
 
-__all__ = ["register_connection", "restart_code", "unregister_connection"]
+__all__ = ["connection_count", "register_connection", "restart_code", "unregister_connection"]
 
 logger = logging.getLogger("livepush.shutdown")
 
@@ -71,10 +72,16 @@ def register_connection(connection: Any) -> None:
     global _loop
     _loop = asyncio.get_running_loop()
     _open.add(connection)
+    stats.connects += 1
     if _stopping:
         _close_soon(connection, restart_code())
     elif not _install_decided and livepush_settings.SHUTDOWN_GRACE is not None:
         _install()
+
+
+def connection_count() -> int:
+    """The connections open in this process (accepted, not finished)."""
+    return len(_open)
 
 
 def unregister_connection(connection: Any) -> None:

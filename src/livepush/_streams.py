@@ -21,6 +21,7 @@ import logging
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
+from livepush._stats import stats
 from livepush.history import Position, get_history
 from livepush.protocol import encode_recovery, with_position
 
@@ -122,6 +123,7 @@ class Stream:
         self.offset = offset
         epoch = str(self.epoch)
         framed = with_position(text, self.name, offset, epoch)
+        stats.deliveries += len(self.members)
         for member in tuple(self.members):
             try:
                 member.livepush_deliver_at(framed, self.name, offset, epoch)

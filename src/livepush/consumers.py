@@ -23,15 +23,15 @@ from livepush._db import close_old_connections
 from livepush._expiry import TokenExpiry
 from livepush._fanout import Fanout, get_fanout
 from livepush._frames import FrameError, decode_frame
-from livepush._handlers import collect_handlers, handles
+from livepush._handlers import call_handler, collect_handlers, handles
 from livepush._limits import RATE_LIMITED_DETAIL, TokenBucket, Verdict, connection_slots
 from livepush._listen import listen, resilient_receive
 from livepush._resume import resume
 from livepush._sender import Sender
 from livepush._shutdown import register_connection, unregister_connection
+from livepush._stats import stats
 from livepush.auth import AuthError, Refusal, refusal
 from livepush.conf import livepush_settings
-from livepush.exceptions import PayloadError
 from livepush.heartbeat import Heartbeat
 from livepush.presence import snapshot
 from livepush.protocol import (
@@ -41,7 +41,6 @@ from livepush.protocol import (
     ProtocolType,
     error_frame,
 )
-from livepush.registry import get_registry
 
 if TYPE_CHECKING:
     from livepush._types import Message
@@ -271,34 +270,7 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             if reply is not None:
                 await self.send(text_data=reply)
             return
-        registry = get_registry()
-        registered = registry.get(type_name)
-        if registered is None:
-            close = registry.suggest(type_name, among=list(self.livepush_handlers))
-            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-            await self.send_error(
-                ErrorCode.UNKNOWN_TYPE, f"Unknown message type {type_name!r}.{hint}"
-            )
-            return
-        handler_name = self.livepush_handlers.get(registered.name)
-        if handler_name is None:
-            await self.send_error(
-                ErrorCode.TYPE_NOT_ALLOWED, f"Clients may not send {type_name!r} to this server."
-            )
-            return
-        data = content.get("data")
-        try:
-            registry.validate_payload(registered, data)
-        except PayloadError as exc:
-            await self.send_error(ErrorCode.INVALID_PAYLOAD, str(exc))
-            return
-        try:
-            await getattr(self, handler_name)(data)
-        except Exception:
-            logger.exception("Handler %s for %r failed", handler_name, type_name)
-            await self.send_error(
-                ErrorCode.HANDLER_ERROR, f"The server failed to handle {type_name!r}."
-            )
+        await call_handler(self, content)
 
     async def websocket_disconnect(self, message: Message) -> None:
         if self._presence is not None:
@@ -383,6 +355,7 @@ class LivePushConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.accept(self._subprotocol())
 
     async def _refuse(self, code: CloseCode, why: Refusal | None = None) -> None:
+        stats.refusals[int(code)] += 1
         # Accepted first: a close before accept is an HTTP 403, 1006 with no code in browsers.
         # No heartbeat; the reason also goes in an ERROR frame (daphne drops a close's reason).
         await self._accept()

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from livepush._stats import stats
 from livepush.conf import livepush_settings
 from livepush.protocol import PING_FRAME, PONG_FRAME, CloseCode, ProtocolType
 
@@ -108,6 +109,7 @@ class Heartbeat:
                     "No PONG within %ss; closing with %d", self.timeout, CloseCode.HEARTBEAT_TIMEOUT
                 )
                 self._task = None
+                stats.heartbeat_timeouts += 1
                 with contextlib.suppress(Exception):
                     await self._close(int(CloseCode.HEARTBEAT_TIMEOUT))
                 return
