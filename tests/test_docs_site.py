@@ -30,12 +30,15 @@ PUBLIC_MODULES = {
     "livepush.history",
     "livepush.layers",
     "livepush.live",
+    "livepush.metrics",
     "livepush.protocol",
     "livepush.push",
     "livepush.registry",
     "livepush.routing",
+    "livepush.status",
     "livepush.testing",
     "livepush.tokens",
+    "livepush.views",
     "livepush.wiring",
 }
 

@@ -24,6 +24,7 @@ PUBLIC_MODULES = [
     "livepush.history",
     "livepush.layers",
     "livepush.live",
+    "livepush.metrics",
     "livepush.presence",
     "livepush.protocol",
     "livepush.push",
@@ -31,8 +32,10 @@ PUBLIC_MODULES = [
     "livepush.routing",
     "livepush.schema",
     "livepush.seed",
+    "livepush.status",
     "livepush.testing",
     "livepush.tokens",
+    "livepush.views",
     "livepush.wiring",
 ]
 

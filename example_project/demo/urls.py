@@ -6,6 +6,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from livepush.views import websocket_endpoint
+
 from . import views
 
 urlpatterns = [
@@ -14,6 +16,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("livepush/", include("livepush.urls")),
+    path("ws/", websocket_endpoint),  # a plain HTTP GET /ws/ says what it is (400)
     path("albums/<int:pk>/", albums.album_detail, name="album"),
     path("albums/<int:pk>/photos.json", albums.album_photos, name="album_photos"),
     path("albums/<int:pk>/upload/", albums.upload, name="upload"),

@@ -10,4 +10,5 @@ class LivePushConfig(AppConfig):
     verbose_name = "LivePush"
 
     def ready(self) -> None:
-        from livepush import checks, wiring  # noqa: F401 - registers the checks
+        from livepush import checks, status, wiring  # noqa: F401 - registers the checks
+        # (status: every server process answers manage.py livepush_status)
