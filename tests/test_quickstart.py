@@ -204,6 +204,15 @@ def test_the_token_view_refuses_a_visitor_who_is_not_logged_in(server):
         assert refused.value.code == 401
 
 
+def test_the_health_check_and_a_plain_http_request_at_the_websocket_path(server):
+    assert json.loads(Session(server).open("/livepush/health/"))["status"] == "ok"
+    with pytest.raises(urllib.error.HTTPError) as plain:
+        Session(server).open("/ws/")
+    with plain.value:
+        assert plain.value.code == 400
+        assert "this is a WebSocket endpoint" in plain.value.read().decode()
+
+
 def _logged_in_page(browser: Any, server: str) -> tuple[Any, Any, list[str]]:
     context = browser.new_context()
     context.set_default_timeout(WAIT_MS)
