@@ -314,3 +314,22 @@ class TcpProxy:
             client_w.transport.abort()
             server_w.transport.abort()
             self._tasks.discard(task)
+
+
+class Inbox:
+    """A channel in ``group``, as a connection's fan-out would have, read without waiting (from
+    sync code: the pushes of sync helpers and ``live_model`` outside an event loop)."""
+
+    def __init__(self, group: str) -> None:
+        from asgiref.sync import async_to_sync
+        from channels.layers import get_channel_layer
+
+        self.layer = get_channel_layer()
+        self.channel = async_to_sync(join_groups)(self.layer, group)
+
+    def frames(self) -> list[dict[str, Any]]:
+        """The frames pushed since the last call, in order."""
+        from asgiref.sync import async_to_sync
+
+        events = async_to_sync(pushes_received)(self.layer, self.channel)
+        return [json.loads(event["text"]) for event in events]

@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.test import override_settings
@@ -16,7 +14,7 @@ from django.test import override_settings
 from livepush import UnknownMessageType
 from livepush.live import live_model, push_change, unregister
 
-from .helpers import join_groups, pushes_received
+from .helpers import Inbox
 from .liveapp.models import Album, Photo
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,19 +51,6 @@ def album() -> Album:
     album.members.add(users.create_user("alice"), users.create_user("bob"))
     users.create_user("outsider")
     return album
-
-
-class Inbox:
-    """A channel in a user's group, as a connection would have, read without waiting."""
-
-    def __init__(self, group: str) -> None:
-        self.layer = get_channel_layer()
-        self.channel = async_to_sync(join_groups)(self.layer, group)
-
-    def frames(self) -> list[dict[str, Any]]:
-        """The frames pushed since the last call, in order."""
-        events = async_to_sync(pushes_received)(self.layer, self.channel)
-        return [json.loads(event["text"]) for event in events]
 
 
 def inbox_of(username: str) -> Inbox:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.test import TestCase, override_settings
@@ -44,25 +43,11 @@ from livepush.testing import (
     reset_presence,
 )
 
-from .helpers import WAIT, join_groups, pushes_received
+from .helpers import WAIT, Inbox, join_groups, pushes_received
 from .liveapp.models import Album, Photo
 
 T = WebSocketMessageType
 NOTE = T.SYSTEM_NOTIFICATION
-
-
-class Inbox:
-    """A channel in ``group``, as a connection's fan-out would have, read without waiting."""
-
-    def __init__(self, group: str) -> None:
-        from channels.layers import get_channel_layer
-
-        self.layer = get_channel_layer()
-        self.channel = async_to_sync(join_groups)(self.layer, group)
-
-    def frames(self) -> list[dict[str, Any]]:
-        events = async_to_sync(pushes_received)(self.layer, self.channel)
-        return [json.loads(event["text"]) for event in events]
 
 
 # Capturing ----------------------------------------------------------------------------------
