@@ -10,6 +10,7 @@ import http.cookiejar
 import json
 import os
 import re
+import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -81,19 +82,24 @@ async def test_demo_pushes_a_notification_from_one_user_to_another(demo_server):
         ws_connect(url, token=alice.token(), origin=origin) as alice_ws,
         ws_connect(url, token=bob.token(), origin=origin) as bob_ws,
     ):
+        before = time.time()
         alice.post("/notify/", {"text": "hello from alice", "to": ""}, alice_page)
         expected = {
             "type": "SYSTEM_NOTIFICATION",
             "data": {"text": "hello from alice", "from": "alice"},
         }
         # Presence frames (the demo has presence on) may come first.
-        assert (await bob_ws.recv_until("SYSTEM_NOTIFICATION"))[-1] == expected
-        assert (await alice_ws.recv_until("SYSTEM_NOTIFICATION"))[-1] == expected
+        for ws in (bob_ws, alice_ws):
+            frame = (await ws.recv_until("SYSTEM_NOTIFICATION"))[-1]
+            # When the server sent it (demo/wire.py), for the wire panel's latency.
+            assert before <= frame["data"].pop("sent_at") <= time.time()
+            assert frame == expected
 
 
 async def test_a_list_page_loads_what_its_pushes_carry(demo_server):
     """points.json (what the bucket list's live collection fetches) and the push of a save carry
-    the same item, version included: the collection compares them key for key."""
+    the same item, version included: the collection compares them key for key. Each says when
+    the server sent it (``sent_at``, for the wire panel), which the collection does not read."""
     bob = Browser(demo_server)
     index = bob.log_in("bob", "bob-demo")
     list_url = re.search(r'href="(/lists/\d+/)"', index)
@@ -108,6 +114,8 @@ async def test_a_list_page_loads_what_its_pushes_carry(demo_server):
         bob.post(f"/points/{point['id']}/", {"title": point["title"], "done": "on"}, page)
         pushed = (await ws.recv_until("BUCKETPOINT_UPDATED"))[-1]["data"]
     listed = json.loads(bob.get(list_url.group(1) + "points.json"))["points"]
+    for item in [pushed, point, *listed]:
+        assert isinstance(item.pop("sent_at"), float)
     assert pushed in listed
     assert isinstance(pushed["version"], int)
     assert pushed["version"] > point["version"]
@@ -155,6 +163,8 @@ POINTS = "[...document.querySelectorAll('#points li')]"
 TITLE = "((e) => e.querySelector('input[name=title]').value)"
 PHOTO = f"((t) => {PHOTOS}.find((e) => {TITLE}(e) === t))"
 POINT = f"((t) => {POINTS}.find((e) => {TITLE}(e) === t))"
+# The wire panel's newest row for a frame type.
+WIRE = "((t) => [...document.querySelectorAll('#wire tbody tr')].find((r) => r.dataset.type === t))"
 
 
 def _online(page) -> str:
@@ -190,6 +200,23 @@ def test_two_browsers_see_each_others_photos_bucketpoints_and_presence(
         src = bob.evaluate(f"{PHOTO}('Harbour').querySelector('img').getAttribute('src')")
         assert src.startswith("/media/photos/harbour")
         assert bob.request.get(base + src).body() == PNG
+        # Bob's wire panel shows the push: its type, its size and its latency (from the sent_at
+        # the server put in it); the presence snapshot has no sent_at.
+        bob.wait_for_function(f"{WIRE}('PHOTO_UPLOADED') !== undefined")
+        frame = bob.evaluate(
+            f"Object.fromEntries([...{WIRE}('PHOTO_UPLOADED').cells]"
+            ".map((c) => [c.className, c.textContent]))"
+        )
+        assert re.fullmatch(r"\d\d:\d\d:\d\d\.\d{3}", frame["received"])
+        assert frame["type"] == "PHOTO_UPLOADED"
+        assert json.loads(frame["data"])["title"] == "Harbour"
+        assert int(frame["bytes"]) > len(frame["data"])
+        assert re.fullmatch(r"\d+(\.\d)? ms|\d+\.\d s", frame["latency"]), frame
+        assert (
+            bob.evaluate(f"{WIRE}('PRESENCE_SNAPSHOT').querySelector('.latency').textContent")
+            == "—"
+        )
+        assert bob.evaluate("document.getElementById('wire').open")
         # Alice's own page shows it once (the fetch() upload, then the push), form emptied.
         alice.wait_for_function(f"{PHOTO}('Harbour') !== undefined")
         assert alice.evaluate(f"{PHOTOS}.filter(f => {TITLE}(f) === 'Harbour').length") == 1
@@ -227,6 +254,7 @@ def test_two_browsers_see_each_others_photos_bucketpoints_and_presence(
         alice.wait_for_function(f"{POINT}('Run a marathon') === undefined")
         titles = alice.evaluate(f"{POINTS}.map({TITLE})")
         assert titles == ["See the northern lights in Tromsø", "Swim in the Atlantic"]
+        alice.wait_for_function(f"{WIRE}('BUCKETPOINT_DELETED') !== undefined")
 
         bob.screenshot(path=str(screenshots / "demo-bucketlist.png"))
 
