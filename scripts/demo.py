@@ -72,7 +72,12 @@ def up_to_date(venv_dir: Path) -> bool:
         "import pathlib, sys, daphne, livepush; "
         f"sys.exit(not pathlib.Path(livepush.__file__).resolve().is_relative_to({str(ROOT)!r}))"
     )
-    imports = subprocess.run([str(python_of(venv_dir)), "-c", check], cwd=ROOT, capture_output=True)
+    try:
+        imports = subprocess.run(
+            [str(python_of(venv_dir)), "-c", check], cwd=ROOT, capture_output=True
+        )
+    except OSError:  # no python there
+        return False
     return imports.returncode == 0
 
 
@@ -160,6 +165,7 @@ def stop(server: subprocess.Popen[bytes]) -> None:
 
 def main(argv: list[str]) -> int:
     address = argv[0] if argv else "127.0.0.1:8000"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "demo.settings"  # whatever the shell has set
     install(VENV)
     python = python_of(VENV)
     run(python, "manage.py", "migrate", "--verbosity", "0", cwd=EXAMPLE)
