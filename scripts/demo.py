@@ -103,10 +103,11 @@ def install(venv_dir: Path) -> None:
 def serve(python: Path, address: str) -> int:
     """Run ``manage.py runserver`` until it exits, or until this script is told to stop.
 
-    runserver's autoreloader serves from a child process of its own, which would go on
-    listening if only runserver were stopped. So runserver leads a process group (a session) of
-    its own, a stop signal this script receives goes to the whole group, and the script returns
-    only once the group is gone. On Windows, Ctrl-C reaches every process of the console.
+    runserver's autoreloader serves from a child process of its own: runserver ends it when it
+    is interrupted or terminated, but not when it is killed, and neither stops when only this
+    script does. So runserver leads a process group (a session) of its own, a stop signal this
+    script receives goes to the whole group, and the script returns only once the group is gone.
+    On Windows, Ctrl-C reaches every process of the console.
     """
     server: subprocess.Popen[bytes] | None = None
     stops: list[int] = []
@@ -156,6 +157,7 @@ def stop(server: subprocess.Popen[bytes]) -> None:
             send(server, signum)
         deadline = time.monotonic() + GRACE
         while time.monotonic() < deadline:
+            server.poll()  # reaped, runserver leaves its group; a zombie would stay in it
             try:
                 os.killpg(server.pid, 0)
             except ProcessLookupError:
