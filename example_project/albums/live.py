@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from demo.wire import stamped
+
 from livepush import WebSocketMessageType as T
 from livepush.live import live_model
 
 from .models import Album, Photo
 
 
+@stamped  # the send time, for the wire panel (demo/wire.py)
+def album_data(album: Album) -> dict[str, Any]:
+    return {"id": album.pk, "title": album.title}
+
+
+@stamped
 def photo_data(photo: Photo) -> dict[str, Any]:
     return {
         "id": photo.pk,
@@ -26,7 +34,7 @@ def register() -> None:
         created=T.ALBUM_CREATED,
         updated=T.ALBUM_UPDATED,
         deleted=T.ALBUM_DELETED,
-        serializer=lambda album: {"id": album.pk, "title": album.title},
+        serializer=album_data,
         audience=Album.member_ids,
     )
     live_model(

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from demo.wire import stamped
+
 from livepush import WebSocketMessageType as T
 from livepush.live import live_model
 
 from .models import BucketPoint
 
 
+@stamped  # the send time, for the wire panel (demo/wire.py)
 def point_data(point: BucketPoint) -> dict[str, Any]:
     return {
         "id": point.pk,

@@ -10,6 +10,8 @@ from django.views.decorators.http import require_POST
 
 from livepush import WebSocketMessageType, send_ws_message_to_all, send_ws_message_to_user
 
+from .wire import stamp
+
 
 @login_required
 def index(request: HttpRequest) -> HttpResponse:
@@ -26,7 +28,7 @@ def index(request: HttpRequest) -> HttpResponse:
 @login_required
 def notify(request: HttpRequest) -> HttpResponse:
     text = request.POST.get("text", "").strip()[:500] or "Hello!"
-    payload = {"text": text, "from": request.user.get_username()}
+    payload = stamp({"text": text, "from": request.user.get_username()})
     to = request.POST.get("to", "")
     if to:
         send_ws_message_to_user(int(to), WebSocketMessageType.SYSTEM_NOTIFICATION, payload)

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from demo.wire import stamp
 from livepush import WebSocketMessageType, send_ws_message_to_all
 
 
@@ -19,5 +20,5 @@ class Command(BaseCommand):
         parser.add_argument("text")
 
     def handle(self, *args: Any, text: str, **options: Any) -> None:
-        send_ws_message_to_all(WebSocketMessageType.SYSTEM_NOTIFICATION, {"text": text})
+        send_ws_message_to_all(WebSocketMessageType.SYSTEM_NOTIFICATION, stamp({"text": text}))
         self.stdout.write(f"Sent: {text}")
