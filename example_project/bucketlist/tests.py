@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.test import TestCase, TransactionTestCase
+
 from livepush.testing import LivePushCommunicator, capture_pushes
 
 from .models import BucketList, BucketPoint
@@ -33,11 +34,11 @@ class PointPushTests(TestCase):
                 {"title": "Swim", "done": "on"},
                 headers={"accept": "application/json"},
             )
-        self.assertEqual(response.status_code, 204)
+        assert response.status_code == 204
         push = pushes.assert_pushed(
             "BUCKETPOINT_UPDATED", to=[self.alice, self.bob], data={"id": point.pk, "done": True}
         )
-        self.assertIsInstance(push.data["version"], int)
+        assert isinstance(push.data["version"], int)
         pushes.assert_not_pushed(to=self.outsider)
 
     def test_adding_and_deleting_push_created_and_deleted(self) -> None:
@@ -45,9 +46,7 @@ class PointPushTests(TestCase):
             self.client.post(f"/lists/{self.bucket_list.pk}/add/", {"title": "Run"})
             point = BucketPoint.objects.get(title="Run")
             self.client.post(f"/points/{point.pk}/", {"delete": "1"})
-        self.assertEqual(
-            [p.type for p in pushes], ["BUCKETPOINT_CREATED", "BUCKETPOINT_DELETED"]
-        )
+        assert [p.type for p in pushes] == ["BUCKETPOINT_CREATED", "BUCKETPOINT_DELETED"]
         pushes.assert_pushed("BUCKETPOINT_DELETED", to=self.bob, data={"id": point.pk})
 
     def test_an_empty_title_is_not_saved_and_pushes_nothing(self) -> None:
@@ -61,9 +60,9 @@ class PointPushTests(TestCase):
         [listed] = self.client.get(f"/lists/{self.bucket_list.pk}/points.json").json()["points"]
         pushed = pushes.assert_pushed("BUCKETPOINT_CREATED").data
         # Field for field, but for when each was sent (the wire panel's sent_at).
-        self.assertLessEqual(pushed.pop("sent_at"), listed.pop("sent_at"))
-        self.assertEqual(listed, pushed)
-        self.assertEqual(listed["id"], point.pk)
+        assert pushed.pop("sent_at") <= listed.pop("sent_at")
+        assert listed == pushed
+        assert listed["id"] == point.pk
 
 
 class LiveConnectionTests(TransactionTestCase):
@@ -78,4 +77,4 @@ class LiveConnectionTests(TransactionTestCase):
         async with LivePushCommunicator(alice) as communicator:
             await BucketPoint.objects.acreate(bucket_list=bucket_list, title="Lisbon")
             frame = await communicator.receive_message("BUCKETPOINT_CREATED")
-        self.assertEqual(frame["data"]["title"], "Lisbon")
+        assert frame["data"]["title"] == "Lisbon"
