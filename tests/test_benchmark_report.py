@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from benchmarks import report
 from benchmarks.results import write_record
 
