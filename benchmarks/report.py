@@ -259,21 +259,25 @@ def goals(results: Results) -> list[Goal]:
 
 def bars(ax: Any, groups: list[str], series: list[tuple[str, Any, dict[str, float]]]
          ) -> tuple[dict[tuple[str, str], float], float]:  # fmt: skip
-    """Grouped bars; returns each (series, group) bar's x, and the bars' width."""
-    width, spots = 0.8 / max(len(series), 1), {}
-    for i, (label, color, values) in enumerate(series):
-        shown = [(n, g) for n, g in enumerate(groups) if g in values]
-        xs = [n + (i - (len(series) - 1) / 2) * width for n, _ in shown]
-        ax.bar(xs, [values[g] for _, g in shown], width, label=label, color=color)
-        spots.update({(label, g): x for x, (_, g) in zip(xs, shown, strict=True)})
+    """Grouped bars, each group's bars side by side; returns each (series, group) bar's x."""
+    most = max((sum(g in values for *_, values in series) for g in groups), default=1)
+    width, spots, labelled = 0.8 / max(most, 1), {}, set()
+    for n, group in enumerate(groups):
+        present = [(label, color, values[group]) for label, color, values in series
+                   if group in values]  # fmt: skip
+        for i, (label, color, value) in enumerate(present):
+            spots[(label, group)] = x = n + (i - (len(present) - 1) / 2) * width
+            ax.bar(x, value, width, color=color, label=None if label in labelled else label)
+            labelled.add(label)
     ax.set_xticks(range(len(groups)), groups)
     return spots, width
 
 
-def save(fig: Any, ax: Any, path: Path, labels: tuple[str, str], title: str) -> Path:
+def save(fig: Any, ax: Any, path: Path, labels: tuple[str, str], title: str, **legend: Any) -> Path:
     ax.set(xlabel=labels[0], ylabel=labels[1], title=title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    ax.margins(y=0.15)
+    ax.legend(fontsize="small", **legend)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -283,7 +287,7 @@ def save(fig: Any, ax: Any, path: Path, labels: tuple[str, str], title: str) -> 
 def latency_plot(results: Results, server: str, out: Path) -> Path:
     fanout = [k for k, f in results.items() if k.scenario == "fanout" and "latency_p99" in f]
     connections = max((k.connections for k in fanout if k.server == server), default=0)
-    fig, ax = plt.subplots(figsize=(9, 5.5))
+    fig, ax = plt.subplots(figsize=(11, 5.5))
     for system in SYSTEMS:
         keys = sorted((k for k in fanout if k.system == system and k.connections == connections
                        and k.server in (server, "websockets")), key=order)  # fmt: skip
@@ -293,9 +297,13 @@ def latency_plot(results: Results, server: str, out: Path) -> Path:
                 xs = [k.rate * k.connections for k in keys]
                 ax.plot(xs, ys, style, color=COLORS[system], label=f"{system} {pct}")
     ax.set_yscale("log")
+    rates = [k.rate * k.connections for k in fanout if k.connections == connections and k.rate]
+    if rates and max(rates) >= 10 * min(rates):
+        ax.set_xscale("log")
     title = f"fanout latency on {server}, {connections:,} connections ({RAW} as the ceiling)"
     labels = ("offered deliveries/s (broadcasts/s x connections)", "latency, push to delivery (ms)")
-    return save(fig, ax, out / f"latency_vs_rate_{server}.png", labels, title)
+    outside = {"loc": "upper left", "bbox_to_anchor": (1.01, 1)}
+    return save(fig, ax, out / f"latency_vs_rate_{server}.png", labels, title, **outside)
 
 
 def bar_plot(results: Results, scenario: str, field: str, out: Path) -> Path | None:
@@ -316,11 +324,12 @@ def bar_plot(results: Results, scenario: str, field: str, out: Path) -> Path | N
         labels = ("server", "resident memory, MiB per 1,000 idle connections")
         title = f"idle memory by server, {load[0]:,} connections"
         return save(fig, ax, out / "memory_per_1k.png", labels, title)
+    label: str | None = "client CPU (lighter, stacked)"
     for k in keys:
         if (client := results[k].get("client_cpu_ms_per_1k")) is not None:
-            x, bottom = spots[(k.system, k.server)], results[k][field]
-            ax.bar(x, client, width, bottom=bottom, color=COLORS[k.system], alpha=0.3, hatch="//")
-    ax.bar([], [], color="grey", alpha=0.3, hatch="//", label="client CPU (stacked on top)")
+            x, bottom, color = spots[(k.system, k.server)], results[k][field], COLORS[k.system]
+            ax.bar(x, client, width, bottom=bottom, color=color, alpha=0.3, hatch="//", label=label)
+            label = None
     labels = ("server", "CPU ms per 1,000 deliveries (server, then client)")
     title = f"fanout CPU by server: {load_title(scenario, load)}"
     return save(fig, ax, out / "cpu_per_1k.png", labels, title)
