@@ -79,6 +79,8 @@ class _Counter:
 async def _client_main() -> None:
     from websockets.asyncio.client import connect
 
+    from benchmarks.light_client import connect as light_connect
+
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     loop = asyncio.get_running_loop()
@@ -99,7 +101,11 @@ async def _client_main() -> None:
         except Exception:
             pass
 
-    async def one(url: str, protocols: list[str]) -> Any:
+    async def one(url: str, protocols: list[str], kind: str) -> Any:
+        if kind == "light":
+            client = await light_connect(url, protocols, counter.frame)
+            sockets.append(client)
+            return client
         ws = await connect(
             url,
             subprotocols=protocols or None,
@@ -119,11 +125,12 @@ async def _client_main() -> None:
         if name == "open":
             conns = cmd["conns"]
             batch = cmd.get("batch") or len(conns) or 1
+            kind = cmd.get("client", "light")
             refused = 0
             started = time.monotonic()
             for start in range(0, len(conns), batch):
                 results = await asyncio.gather(
-                    *(one(url, protos) for url, protos in conns[start : start + batch]),
+                    *(one(url, protos, kind) for url, protos in conns[start : start + batch]),
                     return_exceptions=True,
                 )
                 refused += sum(isinstance(r, BaseException) for r in results)
@@ -172,8 +179,9 @@ async def _client_main() -> None:
 class ClientPool:
     """Runner side: ``count`` client processes; connection ``j`` lives in process ``j % count``."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, kind: str = "light") -> None:
         self.count = count
+        self.kind = kind
         self.procs: list[asyncio.subprocess.Process] = []
 
     async def start(self) -> None:
@@ -223,7 +231,9 @@ class ClientPool:
         """Open the connections; ``{"opened", "refused", "seconds"}`` (seconds: the slowest)."""
         started = time.monotonic()
         shares = [conns[i :: self.count] for i in range(self.count)]
-        replies = await self._all([{"cmd": "open", "conns": s, "batch": batch} for s in shares])
+        replies = await self._all(
+            [{"cmd": "open", "conns": s, "batch": batch, "client": self.kind} for s in shares]
+        )
         return {
             "opened": sum(r["opened"] for r in replies),
             "refused": sum(r["refused"] for r in replies),

@@ -63,6 +63,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--clients", type=int, default=2, help="client processes")
+    parser.add_argument(
+        "--client",
+        choices=["light", "websockets"],
+        default="light",
+        help="the WebSocket client: benchmarks.light_client or the websockets library's",
+    )
     args = parser.parse_args(argv)
     for name, known in (("servers", SERVERS), ("systems", SYSTEMS), ("scenarios", SCENARIOS)):
         chosen = [x for x in getattr(args, name).split(",") if x]
@@ -91,6 +97,7 @@ def meta(args: argparse.Namespace, argv: list[str]) -> dict[str, object]:
         "quick": args.quick,
         "big": args.big,
         "rounds": args.rounds,
+        "client": args.client,
     }
 
 
@@ -150,7 +157,7 @@ async def main(args: argparse.Namespace, argv: list[str]) -> None:
             tokens[uid] = issue_access_token(uid, lifetime=3600)
         return tokens[uid]
 
-    pool = ClientPool(args.clients)
+    pool = ClientPool(args.clients, args.client)
     await pool.start()
     redis = aioredis.from_url(redis_server.url)
     bench = Bench(cfg, pool, redis, user_ids, token, out)
@@ -194,7 +201,7 @@ async def main(args: argparse.Namespace, argv: list[str]) -> None:
                         except Exception as exc:
                             print(f"  ! {scenario} {dep.system} {dep.server}: {exc!r}", flush=True)
                             await pool.stop()
-                            pool = bench.pool = ClientPool(args.clients)
+                            pool = bench.pool = ClientPool(args.clients, args.client)
                             await pool.start()
                         if scenario in FRESH:
                             dep.stop()
