@@ -16,7 +16,8 @@ long-lived deployment per system and server, started at the beginning; ``storm``
 its measurement.
 
 Writes one record per measurement to ``DIR/results.jsonl`` (``benchmarks.results``), prints one
-summary line per record, and writes ``DIR/meta.json``. ``DIR`` defaults to
+summary line per record, and writes ``DIR/meta.json`` (versions, machine, command line, the
+scenario sizes, the duration) and the servers' logs to ``DIR/logs/``. ``DIR`` defaults to
 ``benchmarks/out/<timestamp>/``.
 
 ``--quick``: 50 connections, about a second per measurement. ``--big``: adds a 10,000-connection
@@ -31,9 +32,11 @@ import json
 import os
 import platform
 import resource
+import shutil
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 
@@ -129,11 +132,18 @@ async def main(args: argparse.Namespace, argv: list[str]) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     out = args.out or ROOT / "benchmarks" / "out" / time.strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
-    (out / "meta.json").write_text(json.dumps(meta(args, argv), indent=2) + "\n")
     cfg: Config = args.cfg
     workdir = Path(tempfile.mkdtemp(prefix="livepush-bench-"))
     redis_server = RedisServer(workdir)
     redis_server.start()
+    info = meta(args, argv)
+    reply = redis_server.command("INFO", "server").decode(errors="replace")
+    info["redis"] = next(
+        (line.split(":", 1)[1].strip() for line in reply.splitlines() if "redis_version" in line),
+        None,
+    )
+    info["config"] = asdict(cfg)
+    (out / "meta.json").write_text(json.dumps(info, indent=2) + "\n")
     db = workdir / "bench.sqlite3"
     user_ids = create_users(db, max(cfg.connections, cfg.big) + 1)
     os.environ.update(
@@ -212,7 +222,15 @@ async def main(args: argparse.Namespace, argv: list[str]) -> None:
             dep.stop()
         await redis.aclose()
         redis_server.stop()
-    print(f"{len(bench.records)} records in {out} ({time.monotonic() - started:.0f}s)", flush=True)
+        logs = out / "logs"
+        logs.mkdir(exist_ok=True)
+        for log in workdir.glob("*.log"):
+            shutil.copy(log, logs / log.name)
+        shutil.rmtree(workdir, ignore_errors=True)
+    info["duration_s"] = round(time.monotonic() - started, 1)
+    info["records"] = len(bench.records)
+    (out / "meta.json").write_text(json.dumps(info, indent=2) + "\n")
+    print(f"{len(bench.records)} records in {out} ({info['duration_s']:.0f}s)", flush=True)
 
 
 def cli(argv: list[str] | None = None) -> None:
