@@ -122,6 +122,15 @@ def plan(args: argparse.Namespace, scenario: str) -> list[tuple[str, list[tuple[
     return steps
 
 
+def keep_logs(workdir: Path, out: Path) -> None:
+    """Copy the servers' and Redis's logs to ``out/logs`` and remove the scratch folder."""
+    logs = out / "logs"
+    logs.mkdir(exist_ok=True)
+    for log in workdir.glob("*.log"):
+        shutil.copy(log, logs / log.name)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
 def server_of(system: str, server: str) -> str:
     return "websockets" if system == "raw-websockets" else server
 
@@ -222,11 +231,7 @@ async def main(args: argparse.Namespace, argv: list[str]) -> None:
             dep.stop()
         await redis.aclose()
         redis_server.stop()
-        logs = out / "logs"
-        logs.mkdir(exist_ok=True)
-        for log in workdir.glob("*.log"):
-            shutil.copy(log, logs / log.name)
-        shutil.rmtree(workdir, ignore_errors=True)
+        keep_logs(workdir, out)
     info["duration_s"] = round(time.monotonic() - started, 1)
     info["records"] = len(bench.records)
     (out / "meta.json").write_text(json.dumps(info, indent=2) + "\n")
