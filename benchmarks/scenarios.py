@@ -8,8 +8,10 @@ each client's "got all expected" or its timeout (the scheduled duration plus ``g
 which the missing deliveries are ``lost``. CPU (utime + stime from /proc) of the server pids and
 of the client pids is read after arming and after the last client answered. Latency is receive
 time minus ``sent_at`` per delivery (``many_users``: per push, to its last delivery).
-``redis_commands`` is the difference of the ``INFO commandstats`` call totals (the whole Redis:
-idle servers of other systems add their heartbeats, a handful).
+``redis_commands`` is the difference of the ``INFO commandstats`` call totals, for the whole
+Redis: it also counts what other servers do meanwhile, notably a presence server's clean-up of
+the previous measurement's 1,000 users after their grace period, and presence's periodic
+refresh (a few thousand commands when either falls in the window; compare medians over rounds).
 
 * ``fanout``: broadcasts at each rate after a warm-up at that rate. ``channels`` only runs the
   rates up to ``CHANNELS_MAX`` deliveries/s (it saturates at about 2,000/s, and its backlog
