@@ -164,10 +164,14 @@ class Scaling(NamedTuple):
 
 
 def scalings(results: Results) -> list[Scaling]:
-    """Per (server, system), the processes scenario at P=1 and at the most P, heaviest load."""
+    """Per (server, system), the processes scenario at P=1 and at the most P, heaviest load.
+
+    P processes hold P times one process's connections (the same load per process).
+    """
     found: dict[tuple[str, str], Scaling] = {}
     for key in sorted((k for k in results if k.scenario == "processes"), key=order):
-        one = results.get(key._replace(processes=1))
+        per_process = key.connections // key.processes
+        one = results.get(key._replace(processes=1, connections=per_process))
         if key.processes > 1 and one is not None:
             found[(key.server, key.system)] = Scaling(key, one, results[key])
     return list(found.values())
@@ -181,7 +185,7 @@ def processes_table(results: Results) -> str:
         load = [f"{s.key.connections:,}", f"{s.key.rate:g}", str(s.key.processes)]
         ratio = "-" if s.ratio is None else f"{s.ratio:.2f}"
         rows.append([s.key.server, s.key.system, *load, *values, ratio])
-    header = "server,system,connections,broadcasts/s,P,delivered/s P=1,delivered/s at P,"
+    header = "server,system,connections at P,broadcasts/s,P,delivered/s P=1,delivered/s at P,"
     header += "CPU ms/1k P=1,CPU ms/1k at P,delivered(P) ÷ (P x delivered(P=1))"
     return table(header.split(","), rows)
 

@@ -52,7 +52,7 @@ from benchmarks.scenarios import SCENARIOS as RUNNERS  # noqa: E402
 from benchmarks.systems import SETTINGS, Deployment, start_all  # noqa: E402
 
 BIG_SYSTEMS = ("livepush", "raw-websockets")
-PROCESS_SYSTEMS = ("raw-websockets", "raw-asgi", "livepush")
+PROCESS_SYSTEMS = ("raw-websockets", "raw-asgi", "livepush", "livepush-presence")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -154,7 +154,7 @@ async def main(args: argparse.Namespace, argv: list[str]) -> None:
     info["config"] = asdict(cfg)
     (out / "meta.json").write_text(json.dumps(info, indent=2) + "\n")
     db = workdir / "bench.sqlite3"
-    user_ids = create_users(db, max(cfg.connections, cfg.big) + 1)
+    user_ids = create_users(db, max(cfg.connections * max(cfg.processes), cfg.big) + 1)
     os.environ.update(
         {
             "LIVEPUSH_TEST_DB": str(db),

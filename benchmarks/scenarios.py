@@ -21,7 +21,8 @@ refresh (a few thousand commands when either falls in the window; compare median
 * ``storm``: N connects at once to a fresh server.
 * ``idle``: a fresh server's RSS before and after N idle connections (one connection opened
   first, so the first connect's imports are not counted; "after" is after a ping round trip).
-* ``processes``: the fan-out at one rate over P server processes sharing Redis.
+* ``processes``: the fan-out at one rate over P server processes sharing Redis, N connections
+  per process (N x P in all): P processes should deliver P times one process's deliveries/s.
 """
 
 from __future__ import annotations
@@ -323,7 +324,8 @@ async def idle(bench: Bench, dep: Deployment) -> None:
 
 
 async def processes(bench: Bench, dep: Deployment) -> None:
-    n, rate = bench.cfg.connections, bench.cfg.processes_rate
+    # N connections per process, so P processes are offered P times one process's deliveries/s.
+    n, rate = bench.cfg.connections * dep.processes, bench.cfg.processes_rate
     await bench.connect(dep, n)
     try:
         await _fanout_at(bench, dep, n, rate, "processes")

@@ -75,7 +75,7 @@ def records() -> list[dict[str, Any]]:
     for (server, system), delivered in PROCESSES.items():
         for processes, value in zip((1, 3), delivered, strict=True):
             out.append({"scenario": "processes", "server": server, "system": system,
-                        "connections": CONNECTIONS, "rate": 10, "processes": processes,
+                        "connections": CONNECTIONS * processes, "rate": 10, "processes": processes,
                         "delivered_per_s": value, "server_cpu_ms_per_1k": 10.0 * processes ** 0.5,
                         "lost": 0})  # fmt: skip
     return out
@@ -123,7 +123,7 @@ def test_the_report_of_every_scenario(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "÷ raw-asgi on uvicorn: 1.75" in markdown  # the context: 14 / 8
     assert "CPU/1k P=3 ÷ P=1: 1.73" in markdown
     assert (
-        "| daphne | livepush-presence | 1,000 | 10 | 3 | 5,000 | 12,000 | 10 | 17.3 | 0.80 |"
+        "| daphne | livepush-presence | 3,000 | 10 | 3 | 5,000 | 12,000 | 10 | 17.3 | 0.80 |"
         in markdown
     )
 
