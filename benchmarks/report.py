@@ -354,8 +354,8 @@ def processes_plot(results: Results, out: Path) -> Path | None:
         x, label = spots[(f"P={n}", g)], f"ideal: {n} x P=1" if i == 0 else None
         ideal, ends = s.key.processes * one[g], (x - width / 2, x + width / 2)
         ax.hlines(ideal, *ends, colors="black", linestyles="--", label=label)
-    connections = ", ".join(f"{c:,}" for c in sorted({s.key.connections for s in scaled}))
-    title = f"fanout across server processes, {connections} connections"
+    each = sorted({s.key.connections // s.key.processes for s in scaled})
+    title = f"fanout across server processes, {', '.join(f'{c:,}' for c in each)} connections each"
     return save(fig, ax, out / "processes.png", ("system (server)", "delivered/s"), title)
 
 

@@ -51,7 +51,7 @@ from benchmarks.scenarios import FRESH, QUICK, Bench, Config  # noqa: E402
 from benchmarks.scenarios import SCENARIOS as RUNNERS  # noqa: E402
 from benchmarks.systems import SETTINGS, Deployment, start_all  # noqa: E402
 
-BIG_SYSTEMS = ("livepush", "raw-websockets")
+BIG_SYSTEMS = ("livepush", "livepush-presence", "raw-websockets")
 PROCESS_SYSTEMS = ("raw-websockets", "raw-asgi", "livepush", "livepush-presence")
 
 
