@@ -18,8 +18,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT = 30.0
 #: The channel layers the real-socket suite runs over (LIVEPUSH_TEST_LAYER, see
@@ -57,10 +55,18 @@ def _port_open(port: int) -> bool:
 
 
 def redis_binary() -> str:
-    """Return the redis-server path, or skip (fail under LIVEPUSH_REQUIRE_REDIS=1)."""
+    """Return the redis-server path, or skip (fail under LIVEPUSH_REQUIRE_REDIS=1).
+
+    Outside pytest (the benchmarks use these servers too, without pytest installed) a missing
+    redis-server is a RuntimeError.
+    """
     path = shutil.which("redis-server")
     if path is None:
         reason = "redis-server is not installed (apt-get install redis-server)"
+        if "pytest" not in sys.modules:
+            raise RuntimeError(reason)
+        import pytest
+
         if os.environ.get("LIVEPUSH_REQUIRE_REDIS") == "1":
             pytest.fail(f"LIVEPUSH_REQUIRE_REDIS=1 but {reason}")
         pytest.skip(reason)

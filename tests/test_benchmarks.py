@@ -69,3 +69,21 @@ def test_quick_run_writes_a_record_per_system_and_scenario(tmp_path):
     meta = json.loads((out / "meta.json").read_text())
     assert meta["cpu_count"], meta
     assert meta["websockets"], meta
+
+
+def test_the_harness_needs_no_pytest():
+    """``pip install -e ".[bench]"`` has no pytest: nothing the harness imports may need it."""
+    code = (
+        "import sys; sys.modules['pytest'] = None\n"
+        "import benchmarks.run, benchmarks.report, benchmarks.clients, benchmarks.raw_asgi\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=django_env({}),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
