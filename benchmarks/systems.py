@@ -25,9 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -35,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from tests.servers import ROOT, AsgiServer, django_env, free_port
+from tests.servers import AsgiServer, cpu_seconds
 
 SETTINGS = "benchmarks.settings"
 BACKLOG = 8192
@@ -59,11 +56,6 @@ def payload(seq: int) -> dict[str, Any]:
     }
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -71,56 +63,27 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-class _RawWebsocketsServer:
-    """``benchmarks.raw_websockets`` in a subprocess, with AsgiServer's start/stop/proc."""
+class _RawWebsocketsServer(AsgiServer):
+    """``benchmarks.raw_websockets`` in a subprocess: AsgiServer's start and stop, its command."""
 
     def __init__(self, workdir: Path, redis_url: str, prefix: str) -> None:
-        self.port = free_port()
-        self.log = workdir / f"websockets-{self.port}.log"
-        self.args = [
+        super().__init__(workdir, {}, server="websockets", settings=SETTINGS)
+        self.redis_url, self.prefix = redis_url, prefix
+
+    def command(self) -> list[str]:
+        return [
             sys.executable,
             "-m",
             "benchmarks.raw_websockets",
             "--port",
             str(self.port),
             "--redis",
-            redis_url,
+            self.redis_url,
             "--prefix",
-            prefix,
+            self.prefix,
             "--backlog",
             str(BACKLOG),
         ]
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(
-                self.args,
-                env=django_env({"DJANGO_SETTINGS_MODULE": SETTINGS}),
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"raw_websockets exited:\n{self.log.read_text()[-4000:]}")
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5),
-            ):
-                return
-            time.sleep(0.05)  # polling a port not open yet; there is no event to await
-        raise RuntimeError("raw_websockets did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
 
 
 class Deployment:

@@ -31,6 +31,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) process ``pid`` has used so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _wait_until(ready, proc: subprocess.Popen[bytes], what: str, log: Path) -> None:
     """Poll ``ready()`` until it is true; fail with the process's log if it dies or hangs."""
     deadline = time.monotonic() + STARTUP_TIMEOUT

@@ -27,7 +27,7 @@ import pytest
 from livepush.tokens import issue_access_token
 
 from .helpers import Client, ws_connect
-from .servers import AsgiServer, create_database, manage
+from .servers import AsgiServer, cpu_seconds, create_database, manage
 
 pytestmark = pytest.mark.live
 
@@ -46,11 +46,6 @@ def storm_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[int]]
     )
     output = manage({"LIVEPUSH_TEST_DB": str(path)}, "shell", "-c", script)
     return path, json.loads(output.strip().splitlines()[-1])
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def storm(url: str, user_ids: list[int], presence: bool) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from livepush.protocol import SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX
 from livepush.tokens import issue_access_token
 
 from .helpers import ORIGIN, WAIT, Client
-from .servers import AsgiServer, create_users, manage
+from .servers import AsgiServer, cpu_seconds, create_users, manage
 
 pytestmark = [pytest.mark.live, pytest.mark.redis]
 
@@ -72,12 +72,6 @@ def storm_server(request, storm_env, tmp_path_factory):
     server.start()
     yield server
     server.stop()
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def test_a_storm_of_connects_refuses_and_closes_no_one(storm_server, storm_env):
