@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-import redis.asyncio as aioredis
+from benchmarks.raw_websockets import frames, subscribe
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -38,19 +38,12 @@ async def _send_all(conns: set[Send], frame: str) -> None:
 
 async def _listen() -> None:
     prefix = os.environ.get("BENCH_PREFIX", "bench")
-    client = aioredis.from_url(os.environ["BENCH_REDIS_URL"])
-    pubsub = client.pubsub()
-    all_ch, user_ch, many_ch = (f"{prefix}.{name}".encode() for name in ("all", "user", "many"))
-    await pubsub.subscribe(all_ch, user_ch, many_ch)
-    async for message in pubsub.listen():
-        if message["type"] != "message":
+    pubsub = await subscribe(os.environ["BENCH_REDIS_URL"], prefix)
+    async for ids, frame in frames(pubsub, prefix):
+        if ids is None:
+            await _send_all(EVERYONE, frame)
             continue
-        channel, data = message["channel"], message["data"]
-        if channel == all_ch:
-            await _send_all(EVERYONE, data.decode())
-            continue
-        ids, _, frame = data.decode().partition("|")
-        for uid in ids.split(","):
+        for uid in ids:
             conns = BY_USER.get(uid)
             if conns:
                 await _send_all(conns, frame)

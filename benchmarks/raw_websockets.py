@@ -24,10 +24,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections import defaultdict
+from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import redis.asyncio as aioredis
 from websockets.asyncio.server import ServerConnection, broadcast, serve
+
+
+async def subscribe(redis_url: str, prefix: str) -> Any:
+    """A pub/sub connection subscribed to ``NAME.all``, ``NAME.user`` and ``NAME.many``."""
+    pubsub = aioredis.from_url(redis_url).pubsub()
+    await pubsub.subscribe(*(f"{prefix}.{name}" for name in ("all", "user", "many")))
+    return pubsub
+
+
+async def frames(pubsub: Any, prefix: str) -> AsyncIterator[tuple[list[str] | None, str]]:
+    """Each message as ``(user ids, frame)``; the ids are ``None`` for a frame to everyone."""
+    all_ch = f"{prefix}.all".encode()
+    async for message in pubsub.listen():
+        if message["type"] != "message":
+            continue
+        data = message["data"].decode()
+        if message["channel"] == all_ch:
+            yield None, data
+        else:
+            ids, _, frame = data.partition("|")
+            yield ids.split(","), frame
 
 
 async def main(port: int, redis_url: str, prefix: str, backlog: int) -> None:
@@ -47,10 +70,7 @@ async def main(port: int, redis_url: str, prefix: str, backlog: int) -> None:
             if not by_user[user]:
                 del by_user[user]
 
-    client = aioredis.from_url(redis_url)
-    pubsub = client.pubsub()
-    all_ch, user_ch, many_ch = (f"{prefix}.{name}".encode() for name in ("all", "user", "many"))
-    await pubsub.subscribe(all_ch, user_ch, many_ch)
+    pubsub = await subscribe(redis_url, prefix)
     async with serve(
         handler,
         "127.0.0.1",
@@ -60,15 +80,11 @@ async def main(port: int, redis_url: str, prefix: str, backlog: int) -> None:
         ping_interval=None,
         backlog=backlog,
     ):
-        async for message in pubsub.listen():
-            if message["type"] != "message":
+        async for ids, frame in frames(pubsub, prefix):
+            if ids is None:
+                broadcast(everyone, frame)
                 continue
-            channel, data = message["channel"], message["data"]
-            if channel == all_ch:
-                broadcast(everyone, data.decode())
-                continue
-            ids, _, frame = data.decode().partition("|")
-            for uid in ids.split(","):
+            for uid in ids:
                 conns = by_user.get(uid)
                 if conns:
                     broadcast(conns, frame)
