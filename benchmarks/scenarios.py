@@ -28,8 +28,9 @@ refresh (a few thousand commands when either falls in the window; compare median
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -215,13 +216,42 @@ async def load(
     }
 
 
+async def _warm_then_measure(
+    bench: Bench,
+    dep: Deployment,
+    n: int,
+    rate: float,
+    push: Callable[[int, int], Awaitable[None]],
+    targets: Callable[[int], list[int] | None],
+    *,
+    warm: int | None = None,
+    count: int | None = None,
+    per_push: bool = False,
+) -> dict[str, Any]:
+    """A warm-up at ``rate`` (``cfg.warmup`` seconds' worth of pushes unless ``warm``), then the
+    :func:`load` that is measured (``cfg.duration`` seconds' worth unless ``count``)."""
+    warm = max(1, round(rate * bench.cfg.warmup)) if warm is None else warm
+    count = max(1, round(rate * bench.cfg.duration)) if count is None else count
+    await load(bench, dep, n, warm, rate, push, targets)
+    return await load(bench, dep, n, count, rate, push, targets, per_push=per_push)
+
+
+@contextlib.asynccontextmanager
+async def _connected(bench: Bench, dep: Deployment, n: int) -> AsyncIterator[None]:
+    """``n`` connections open to ``dep`` for the block's measurements, closed after it."""
+    await bench.connect(dep, n)
+    try:
+        yield
+    finally:
+        await bench.pool.close()
+
+
 async def _fanout_at(bench: Bench, dep: Deployment, n: int, rate: float, scenario: str) -> None:
     pusher = Pusher(dep, bench.redis)
     with pusher.settings():
-        warm = max(1, round(rate * bench.cfg.warmup))
-        await load(bench, dep, n, warm, rate, lambda s, i: pusher.all(s), lambda i: None)
-        count = max(1, round(rate * bench.cfg.duration))
-        fields = await load(bench, dep, n, count, rate, lambda s, i: pusher.all(s), lambda i: None)
+        fields = await _warm_then_measure(
+            bench, dep, n, rate, lambda s, i: pusher.all(s), lambda i: None
+        )
     bench.record(dep, scenario, **fields)
 
 
@@ -230,57 +260,45 @@ async def fanout(bench: Bench, dep: Deployment, n: int | None = None) -> None:
     rates = bench.cfg.fanout_rates if n == bench.cfg.connections else (bench.cfg.big_rate,)
     if dep.system == "channels":
         rates = tuple(r for r in rates if r * n <= CHANNELS_MAX) or rates[:1]
-    await bench.connect(dep, n)
-    try:
+    async with _connected(bench, dep, n):
         for rate in rates:
             await _fanout_at(bench, dep, n, rate, "fanout")
-    finally:
-        await bench.pool.close()
 
 
 async def users(bench: Bench, dep: Deployment) -> None:
     n, rate = bench.cfg.connections, bench.cfg.users_rate
     pusher = Pusher(dep, bench.redis)
-    await bench.connect(dep, n)
-    try:
+
+    def push(seq: int, i: int) -> Awaitable[None]:
+        return pusher.user(bench.users[i % n], seq)
+
+    def target(i: int) -> list[int]:
+        return [i % n]
+
+    async with _connected(bench, dep, n):
         with pusher.settings():
-
-            def push(seq: int, i: int) -> Awaitable[None]:
-                return pusher.user(bench.users[i % n], seq)
-
-            def target(i: int) -> list[int]:
-                return [i % n]
-
-            warm = max(1, round(rate * bench.cfg.warmup))
-            await load(bench, dep, n, warm, rate, push, target)
-            count = max(1, round(rate * bench.cfg.duration))
-            fields = await load(bench, dep, n, count, rate, push, target)
+            fields = await _warm_then_measure(bench, dep, n, rate, push, target)
         bench.record(dep, "users", **fields)
-    finally:
-        await bench.pool.close()
 
 
 async def many_users(bench: Bench, dep: Deployment) -> None:
     n, rate = bench.cfg.connections, bench.cfg.many_rate
     pusher = Pusher(dep, bench.redis)
     ids = bench.users[:n]
-    await bench.connect(dep, n)
-    try:
+    async with _connected(bench, dep, n):
         with pusher.settings():
-            await load(bench, dep, n, 1, rate, lambda s, i: pusher.many(ids, s), lambda i: None)
-            fields = await load(
+            fields = await _warm_then_measure(
                 bench,
                 dep,
                 n,
-                bench.cfg.many_pushes,
                 rate,
                 lambda s, i: pusher.many(ids, s),
                 lambda i: None,
+                warm=1,
+                count=bench.cfg.many_pushes,
                 per_push=True,
             )
         bench.record(dep, "many_users", **fields)
-    finally:
-        await bench.pool.close()
 
 
 async def storm(bench: Bench, dep: Deployment) -> None:
@@ -326,11 +344,8 @@ async def idle(bench: Bench, dep: Deployment) -> None:
 async def processes(bench: Bench, dep: Deployment) -> None:
     # N connections per process, so P processes are offered P times one process's deliveries/s.
     n, rate = bench.cfg.connections * dep.processes, bench.cfg.processes_rate
-    await bench.connect(dep, n)
-    try:
+    async with _connected(bench, dep, n):
         await _fanout_at(bench, dep, n, rate, "processes")
-    finally:
-        await bench.pool.close()
 
 
 SCENARIOS: dict[str, Callable[..., Awaitable[None]]] = {
