@@ -21,7 +21,8 @@ scenario sizes, the duration) and the servers' logs to ``DIR/logs/``. ``DIR`` de
 ``benchmarks/out/<timestamp>/``.
 
 ``--quick``: 50 connections, about a second per measurement. ``--big``: adds a 10,000-connection
-fan-out on one uvicorn process for ``livepush`` and ``raw-websockets``.
+fan-out on one uvicorn process for ``livepush`` (presence off and on) and
+``raw-websockets``. ``--out`` must be a new folder (or one without ``results.jsonl``).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 from tests.servers import RedisServer, create_users  # noqa: E402
 
 from benchmarks.clients import ClientPool  # noqa: E402
-from benchmarks.results import SCENARIOS, SERVERS, SYSTEMS  # noqa: E402
+from benchmarks.results import RESULTS, SCENARIOS, SERVERS, SYSTEMS  # noqa: E402
 from benchmarks.scenarios import FRESH, QUICK, Bench, Config  # noqa: E402
 from benchmarks.scenarios import SCENARIOS as RUNNERS  # noqa: E402
 from benchmarks.systems import SETTINGS, Deployment, start_all  # noqa: E402
@@ -80,6 +81,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"unknown {name}: {', '.join(sorted(unknown))}")
         setattr(args, name, chosen)
     args.servers = [s for s in args.servers if s != "websockets"]
+    if args.out is not None and (args.out / RESULTS).exists():
+        # The report takes medians over every record in the folder: two runs would mix.
+        parser.error(f"{args.out / RESULTS} exists: give each run a new --out folder")
     return args
 
 

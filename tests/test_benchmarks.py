@@ -87,3 +87,14 @@ def test_the_harness_needs_no_pytest():
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_a_run_refuses_a_folder_that_holds_results(tmp_path, capsys):
+    """The report takes medians over a folder's records: a second run must not mix into it."""
+    from benchmarks import run
+
+    (tmp_path / "results.jsonl").write_text("{}\n")
+    with pytest.raises(SystemExit):
+        run.parse_args(["--out", str(tmp_path)])
+    assert "give each run a new --out folder" in capsys.readouterr().err
+    assert run.parse_args(["--out", str(tmp_path / "new")]).out == tmp_path / "new"
